@@ -1,0 +1,12 @@
+"""kerasmm.distribute: strategies and cross-replica collectives.
+
+`get_strategy()` picks TPU, multi-worker, multi-GPU or the default strategy
+(TensorFlow) or sets Keras' `DataParallel` distribution (JAX);
+`all_gather(x)` gathers a per-replica tensor across replicas with gradient,
+for the global-batch contrastive losses.
+"""
+
+from kerasmm.distribute.collectives import all_gather
+from kerasmm.distribute.collectives import num_replicas
+from kerasmm.distribute.strategy import get_strategy
+from kerasmm.distribute.strategy import num_workers_in_tf_config

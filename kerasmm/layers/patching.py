@@ -1,0 +1,108 @@
+"""ViT patchify: non-overlapping patches, each linearly projected."""
+
+import keras
+from keras import ops
+
+from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.layers.multi_head_attention import check_rank
+
+
+def _patch_hw(patch_size):
+    if isinstance(patch_size, int) and not isinstance(patch_size, bool):
+        values = (patch_size, patch_size)
+    elif isinstance(patch_size, (tuple, list)) and len(patch_size) == 2:
+        values = tuple(patch_size)
+    else:
+        values = ()
+    if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0
+                               for v in values):
+        raise ValueError(
+            "patch_size must be a positive integer or a pair of positive "
+            f"integers. Received: patch_size={patch_size!r}"
+        )
+    return values
+
+
+@keras.saving.register_keras_serializable(package="kerasmm")
+class PatchEmbedding(keras.layers.Layer):
+    """Splits images into non-overlapping patches and projects each one.
+
+    A `Conv2D` with kernel size = stride = `patch_size` and valid padding (the
+    ViT / CLIP `conv1` stem), then the `(H / p, W / p)` grid flattened row-major
+    into a sequence.
+
+    Args:
+        patch_size: patch side, an int or a `(height, width)` pair.
+        hidden_dim: output width of each patch embedding.
+        use_bias: whether the projection has a bias (CLIP's has none).
+
+    Call arguments:
+        images: channels-last `(B, H, W, C)`, H and W divisible by the patch
+            size.
+
+    Returns:
+        `(B, (H / ph) * (W / pw), hidden_dim)`.
+
+    Example:
+    >>> images = keras.random.normal((2, 32, 48, 3))
+    >>> PatchEmbedding(patch_size=16, hidden_dim=8)(images).shape
+    (2, 6, 8)
+
+    Reference:
+        Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for
+        Image Recognition at Scale", 2021.
+    """
+
+    def __init__(self, patch_size, hidden_dim, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self._patch = _patch_hw(patch_size)
+        check_positive_int("hidden_dim", hidden_dim)
+        self.patch_size = patch_size
+        self.hidden_dim = hidden_dim
+        self.use_bias = use_bias
+
+    def _check_image(self, shape):
+        check_rank("images", shape, 4)
+        height, width = shape[1], shape[2]
+        if any(n is not None and n % p for n, p in zip((height, width), self._patch)):
+            image_size = height if height == width else (height, width)
+            raise ValueError(
+                "image_size must be divisible by patch_size. Received: "
+                f"image_size={image_size}, patch_size={self.patch_size}"
+            )
+        if shape[3] is None:
+            raise ValueError(
+                "The channel dimension of images must be known. Received: "
+                f"images with shape {tuple(shape)}"
+            )
+
+    def build(self, input_shape):
+        self._check_image(input_shape)
+        self.projection = keras.layers.Conv2D(
+            self.hidden_dim, kernel_size=self._patch, strides=self._patch,
+            padding="valid", use_bias=self.use_bias, name="projection",
+            dtype=self.dtype_policy)
+        self.projection.build(input_shape)
+
+    def call(self, images):
+        self._check_image(images.shape)
+        x = self.projection(images)
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1] * shape[2], self.hidden_dim))
+
+    def compute_output_shape(self, input_shape):
+        self._check_image(input_shape)
+        height, width = input_shape[1], input_shape[2]
+        length = None
+        if height is not None and width is not None:
+            length = (height // self._patch[0]) * (width // self._patch[1])
+        return (input_shape[0], length, self.hidden_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "patch_size": self.patch_size,
+            "hidden_dim": self.hidden_dim,
+            "use_bias": self.use_bias,
+        })
+        return config

@@ -1,0 +1,1 @@
+"""kerasmm.models.perceiver."""

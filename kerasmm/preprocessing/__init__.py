@@ -1,0 +1,3 @@
+"""kerasmm.preprocessing: tokenizers and image preprocessing (TensorFlow, tf.data)."""
+
+from kerasmm.preprocessing.clip_tokenizer import CLIPTokenizer  # noqa: F401

@@ -1,1 +1,65 @@
-"""kerasmm.convert."""
+"""kerasmm.convert: checkpoints of other libraries as plain data.
+
+Each converter turns a checkpoint directory into a `ConvertedCheckpoint`
+(model class name, constructor arguments, `{Keras weight path: array}`);
+`kerasmm.models.backbone` builds the model from it. This package imports
+nothing from `kerasmm.models`.
+
+`CONVERTERS` maps a checkpoint kind to its `Converter`; a new kind is one
+more entry here (checked in order by `detect`).
+"""
+
+import json
+import os
+
+from kerasmm.convert import hf_clip
+from kerasmm.convert import open_clip
+from kerasmm.convert.checkpoint import ConvertedCheckpoint  # noqa: F401
+from kerasmm.convert.checkpoint import Converter  # noqa: F401
+from kerasmm.convert.safetensors_io import load_tensors  # noqa: F401
+from kerasmm.convert.safetensors_io import save_tensors  # noqa: F401
+
+CONVERTERS = {
+    "hf_clip": hf_clip.CONVERTER,
+    "open_clip": open_clip.CONVERTER,
+}
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def detect(directory):
+    """The kind of checkpoint in `directory` (a key of `CONVERTERS`), or None.
+
+    A converter matches when its `config_file` is in the directory and its
+    `matches` accepts the file's content.
+    """
+    for kind, converter in CONVERTERS.items():
+        path = os.path.join(directory, converter.config_file)
+        if os.path.isfile(path) and converter.matches(read_json(path)):
+            return kind
+    return None
+
+
+def convert(directory, kind=None, load_weights=True):
+    """Converts the checkpoint in `directory` to a `ConvertedCheckpoint`.
+
+    Args:
+        directory: a local checkpoint directory.
+        kind: a key of `CONVERTERS`; detected from the files when None.
+        load_weights: read and convert the weights (else config only).
+    """
+    if kind is None:
+        kind = detect(directory)
+        if kind is None:
+            raise ValueError(
+                f"No known checkpoint in {directory!r}. Expected one of: "
+                + "; ".join(f"{k} ({c.config_file} + one of {list(c.weight_files)})"
+                            for k, c in CONVERTERS.items())
+            )
+    if kind not in CONVERTERS:
+        raise ValueError(f"Unknown checkpoint kind. Expected one of "
+                         f"{sorted(CONVERTERS)}. Received: kind={kind!r}")
+    return CONVERTERS[kind].convert(directory, load_weights=load_weights)

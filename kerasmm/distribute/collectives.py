@@ -67,10 +67,28 @@ def all_gather(x):
         return x, 0
     import tensorflow as tf
 
-    gathered = context.all_gather(x, axis=0)
+    gathered = _with_dense_gradient(context.all_gather(x, axis=0))
     local_batch = tf.shape(x)[0]
     offset = tf.cast(context.replica_id_in_sync_group, "int32") * local_batch
     return gathered, offset
+
+
+def _with_dense_gradient(x):
+    """Identity whose gradient is densified.
+
+    When the gathered tensor is only read through gathers (`take`), its
+    gradient arrives as `tf.IndexedSlices`, which the all-reduce inside
+    `all_gather`'s gradient cannot take.
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def identity(value):
+        return tf.identity(value), lambda upstream: tf.convert_to_tensor(
+            upstream
+        )
+
+    return identity(x)
 
 
 def num_replicas():

@@ -47,15 +47,16 @@ def get_strategy(tpu=None):
     Example:
 
     ```python
-    # Colab TPU, several GPUs, or several hosts (each host with its
-    # TF_CONFIG set), the same line everywhere, on TensorFlow:
+    # The same line on a Colab TPU, on several GPUs, and on each host of a
+    # multi-host job (each host with its TF_CONFIG set):
     strategy = kerasmm.distribute.get_strategy()
-    with strategy.scope():
-        model = ...  # build and compile
-    # model.fit(dataset.batch(global_batch, drop_remainder=True))
 
-    # On JAX (e.g. a Colab TPU with KERAS_BACKEND=jax) the call sets Keras'
-    # global DataParallel distribution; build and fit as usual.
+    # TensorFlow: build and compile in the strategy's scope. JAX: the call
+    # already set Keras' DataParallel distribution (None on one device).
+    import contextlib
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = ...  # build and compile here
+    # model.fit(dataset.batch(global_batch, drop_remainder=True))
     ```
     """
     backend = keras.backend.backend()

@@ -10,3 +10,13 @@ from kerasmm.layers.position import (
 )
 from kerasmm.layers.latents import LatentArray
 from kerasmm.layers.patching import PatchEmbedding
+from kerasmm.layers.image_adapter import ImageAdapter
+from kerasmm.layers.text_adapter import TextAdapter
+from kerasmm.layers.audio_adapter import AudioAdapter
+from kerasmm.layers.video_adapter import VideoAdapter
+from kerasmm.layers.label_adapter import LabelAdapter
+from kerasmm.layers.multimodal_adapter import MultimodalAdapter
+from kerasmm.layers.classification_decoder import ClassificationDecoder
+from kerasmm.layers.basic_decoder import BasicDecoder
+from kerasmm.layers.masked_lm_decoder import MaskedLMDecoder
+from kerasmm.layers.multimodal_decoder import MultimodalDecoder

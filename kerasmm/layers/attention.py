@@ -181,7 +181,7 @@ class CrossAttention(_AttentionBlock):
     Example:
     >>> block = CrossAttention(num_heads=2, widening_factor=1)
     >>> latents, inputs = keras.random.normal((2, 4, 8)), keras.random.normal((2, 50, 6))
-    >>> block(latents, inputs).shape
+    >>> tuple(block(latents, inputs).shape)
     (2, 4, 8)
 
     Reference:
@@ -284,7 +284,7 @@ class SelfAttention(_AttentionBlock):
 
     Example:
     >>> block = SelfAttention(num_heads=2, causal=True, activation="quick_gelu")
-    >>> block(keras.random.normal((2, 5, 8))).shape
+    >>> tuple(block(keras.random.normal((2, 5, 8))).shape)
     (2, 5, 8)
     """
 

@@ -31,7 +31,7 @@ class LatentArray(keras.layers.Layer):
 
     Example:
     >>> inputs = keras.random.normal((3, 100, 6))
-    >>> LatentArray(num_latents=8, latent_dim=16)(inputs).shape
+    >>> tuple(LatentArray(num_latents=8, latent_dim=16)(inputs).shape)
     (3, 8, 16)
 
     Reference:

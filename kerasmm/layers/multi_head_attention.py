@@ -76,7 +76,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Example:
     >>> layer = MultiHeadAttention(num_heads=2, qk_channels=8)
-    >>> layer(keras.random.normal((1, 3, 4)), keras.random.normal((1, 5, 6))).shape
+    >>> tuple(layer(keras.random.normal((1, 3, 4)), keras.random.normal((1, 5, 6))).shape)
     (1, 3, 4)
     """
 

@@ -45,7 +45,7 @@ class PatchEmbedding(keras.layers.Layer):
 
     Example:
     >>> images = keras.random.normal((2, 32, 48, 3))
-    >>> PatchEmbedding(patch_size=16, hidden_dim=8)(images).shape
+    >>> tuple(PatchEmbedding(patch_size=16, hidden_dim=8)(images).shape)
     (2, 6, 8)
 
     Reference:

@@ -45,7 +45,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     Example:
     >>> x = keras.random.normal((2, 5, 7))
     >>> encoding = SinusoidalPositionEncoding()(x)
-    >>> encoding.shape
+    >>> tuple(encoding.shape)
     (2, 5, 7)
     >>> y = x + encoding
 
@@ -115,9 +115,9 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     Example:
     >>> x = keras.random.normal((2, 5, 8))
     >>> layer = LearnedPositionEmbedding(sequence_length=16)
-    >>> layer(x).shape
+    >>> tuple(layer(x).shape)
     (2, 5, 8)
-    >>> layer.embeddings.shape
+    >>> tuple(layer.embeddings.shape)
     (16, 8)
 
     Reference:
@@ -154,6 +154,12 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     def call(self, x):
         check_min_rank("x", x.shape, 2)
         self._check_length(x.shape)
+        if x.shape[-1] is not None and x.shape[-1] != self.embeddings.shape[-1]:
+            raise ValueError(
+                "The width of x must match the width the layer was built with. "
+                f"Received: x with width {x.shape[-1]}, built with "
+                f"{self.embeddings.shape[-1]}"
+            )
         shape = ops.shape(x)
         table = ops.cast(self.embeddings, self.compute_dtype)
         table = ops.slice(table, (0, 0), (shape[-2], self.embeddings.shape[-1]))
@@ -264,7 +270,7 @@ class FourierPositionEncoding(keras.layers.Layer):
     Example:
     >>> layer = FourierPositionEncoding(index_dims=(4, 6), num_bands=3)
     >>> images = keras.random.normal((2, 4, 6, 3))
-    >>> layer(images).shape
+    >>> tuple(layer(images).shape)
     (2, 24, 14)
     >>> layer.output_dim
     14
@@ -292,6 +298,10 @@ class FourierPositionEncoding(keras.layers.Layer):
         self.max_resolution = max_resolution
         self.concat_pos = bool(concat_pos)
         self.sine_only = bool(sine_only)
+        # Keep a custom `pos` in float32 under mixed precision: a float16
+        # position times a high frequency would lose the phase. (The layer has
+        # no variables, so this only affects its inputs.)
+        self.autocast = False
 
     @property
     def output_dim(self):

@@ -150,13 +150,13 @@ class ContrastiveLoss(keras.losses.Loss):
         `offset + i`. Returns per-row losses `(local_batch,)`.
         """
         all_keys, offset = all_gather(keys)
-        positive_logits = scale * _positive_dots(queries, all_keys, offset)
+        positive_logits = scale * positive_dots(queries, all_keys, offset)
         lse = row_reduce(queries, all_keys, scale, ops.zeros(()),
                          "logsumexp", self.chunk_size)
         return lse - positive_logits
 
 
-def _positive_dots(queries, all_keys, offset):
+def positive_dots(queries, all_keys, offset):
     """`<queries[i], all_keys[offset + i]>` for each local row `i`."""
     positions = offset + ops.arange(ops.shape(queries)[0], dtype="int32")
     positives = ops.take(all_keys, positions, axis=0)

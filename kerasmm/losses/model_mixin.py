@@ -48,7 +48,7 @@ class ContrastiveLossMixin:
                     self.image_tower(inputs["images"]), axis=-1),
                 "text_embeddings": keras.ops.normalize(
                     self.text_tower(inputs["texts"]), axis=-1),
-                "logit_scale": self.logit_scale,
+                "logit_scale": keras.ops.convert_to_tensor(self.logit_scale),
             }
 
     model = TwoTowers()
@@ -127,7 +127,7 @@ class ContrastiveLossMixin:
     def get_compile_config(self):
         config = super().get_compile_config()
         if config and getattr(self, "_output_dict_metrics", ()):
-            config["config"]["metrics"] = keras.saving.serialize_keras_object(
+            config["metrics"] = keras.saving.serialize_keras_object(
                 self._user_compile_metrics
             )
         return config

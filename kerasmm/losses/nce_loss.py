@@ -7,7 +7,7 @@ from keras import ops
 
 from kerasmm.distribute import all_gather
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
-from kerasmm.losses.contrastive_loss import _positive_dots
+from kerasmm.losses.contrastive_loss import positive_dots
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -128,7 +128,7 @@ class NCELoss(ContrastiveLoss):
         noise = ops.take(self.noise_indices(global_batch_size), rows, axis=0)
         noise_embeddings = ops.take(all_positives, noise, axis=0)
 
-        positive_scores = _positive_dots(anchors, all_positives, offset)
+        positive_scores = positive_dots(anchors, all_positives, offset)
         noise_scores = ops.einsum("bd,bkd->bk", anchors, noise_embeddings)
         log_kq = ops.log(
             self.num_noise_samples

@@ -8,7 +8,7 @@ from kerasmm.losses.chunked_logits import row_reduce
 from kerasmm.losses.contrastive_loss import BIAS_KEY
 from kerasmm.losses.contrastive_loss import SCALE_KEY
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
-from kerasmm.losses.contrastive_loss import _positive_dots
+from kerasmm.losses.contrastive_loss import positive_dots
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -81,7 +81,8 @@ class SigLIPLoss(ContrastiveLoss):
             return -ops.sum(ops.log_sigmoid(labels * logits), axis=1)
         # -sum_j log_sigmoid(y_ij z_ij) = sum_j softplus(z_ij) - z_ii, since
         # softplus(-z) - softplus(z) = -z: negatives need no labels.
-        positive_logits = scale * _positive_dots(images, all_texts, offset) + bias
+        positives = positive_dots(images, all_texts, offset)
+        positive_logits = scale * positives + bias
         negatives = row_reduce(images, all_texts, scale, bias, "softplus",
                                self.chunk_size)
         return negatives - positive_logits

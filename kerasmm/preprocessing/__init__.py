@@ -1,3 +1,13 @@
-"""kerasmm.preprocessing: tokenizers and image preprocessing (TensorFlow, tf.data)."""
+"""kerasmm.preprocessing: tokenizers and image preprocessing.
 
+These layers run in TensorFlow (eagerly or inside `tf.data`) whatever the
+Keras backend, and return `tf.Tensor`s that models of every backend accept.
+"""
+
+from kerasmm.preprocessing.byte_tokenizer import ByteTokenizer  # noqa: F401
+from kerasmm.preprocessing.clip_image_preprocessor import (  # noqa: F401
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
+    CLIPImagePreprocessor,
+)
 from kerasmm.preprocessing.clip_tokenizer import CLIPTokenizer  # noqa: F401

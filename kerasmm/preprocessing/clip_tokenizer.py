@@ -2,9 +2,11 @@
 
 import json
 import os
+import unicodedata
 
 import keras
 import numpy as np
+import regex
 import tensorflow as tf
 
 START_TOKEN = "<|startoftext|>"
@@ -14,6 +16,8 @@ END_OF_WORD = "</w>"
 # OpenAI's `whitespace_clean` collapses Python's unicode `\s`; RE2's `\s` is
 # ASCII only, so the other unicode spaces are listed explicitly.
 _WHITESPACE = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
+_PY_WHITESPACE = regex.compile(r"\s+")
+_PY_DIGIT = regex.compile(r"(\p{N})")
 
 
 def bytes_to_unicode():
@@ -52,7 +56,7 @@ def _load_vocabulary(vocabulary):
 def _load_merges(merges):
     if isinstance(merges, (str, os.PathLike)):
         with open(merges, encoding="utf-8") as f:
-            merges = [line.rstrip("\n") for line in f]
+            merges = [line.strip() for line in f]
     if isinstance(merges, (dict, bytes)) or not hasattr(merges, "__iter__"):
         raise TypeError(
             "merges must be a path to a text file or a list of merge rules. "
@@ -108,11 +112,12 @@ class CLIPTokenizer(keras.layers.Layer):
 
     Example:
 
-    ```python
-    tokenizer = kerasmm.preprocessing.CLIPTokenizer.from_shapes()
-    token_ids = tokenizer(["a red circle", "a small blue square"])
-    text = tokenizer.detokenize(token_ids)  # ["a red circle", ...]
-    ```
+    >>> tokenizer = kerasmm.datasets.shapes_tokenizer()  # a CLIPTokenizer
+    >>> token_ids = tokenizer(["a red circle", "A small  BLUE square."])
+    >>> tuple(token_ids.shape)
+    (2, 16)
+    >>> tokenizer.detokenize(token_ids)
+    ['a red circle', 'a small blue square .']
 
     Reference:
         [Radford et al., 2021](https://arxiv.org/abs/2103.00020),
@@ -157,8 +162,8 @@ class CLIPTokenizer(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         self._convert_input_args = False
         self.built = True
-        # Not a Keras attribute: kept out of attribute tracking and saving,
-        # since `get_config` already holds the vocabulary and merges.
+        # A plain object, not a Layer: Keras neither tracks nor saves the
+        # keras-hub layers inside it (`get_config` holds vocabulary, merges).
         self._graph = _BPEGraph(self)
 
     def _check_vocabulary(self):
@@ -174,57 +179,56 @@ class CLIPTokenizer(keras.layers.Layer):
                 f"single-byte token. Missing {len(missing)} tokens, e.g. "
                 f"{missing[:5]}"
             )
+        if not self.merges:
+            raise ValueError("merges must hold at least one merge rule. Received: merges=[]")
         for rule in self.merges:
             parts = rule.split(" ")
-            if len(parts) != 2 or (parts[0] + parts[1]) not in self.vocabulary:
+            if len(parts) != 2 or any(
+                t not in self.vocabulary for t in parts + [parts[0] + parts[1]]
+            ):
                 raise ValueError(
-                    "Each merge rule must be two tokens 'a b' whose "
-                    f"concatenation is in vocabulary. Received: merge={rule!r}"
+                    "Each merge rule must be two tokens 'a b' that are, with "
+                    f"their concatenation, in vocabulary. Received: merge={rule!r}"
                 )
-
-    @classmethod
-    def from_shapes(cls, sequence_length=None, **kwargs):
-        """The tokenizer of the embedded "shapes" dataset (offline, tiny).
-
-        Args:
-            sequence_length: int, defaults to
-                `kerasmm.datasets.SHAPES_SEQUENCE_LENGTH`.
-            **kwargs: other constructor arguments.
-        """
-        # Imported here: `datasets` sits above `preprocessing`.
-        from kerasmm.datasets import shapes_tokenizer
-
-        return shapes_tokenizer(sequence_length=sequence_length, **kwargs)
 
     def vocabulary_size(self):
         """Number of ids (the text tower's `vocabulary_size`)."""
         return max(self.vocabulary.values()) + 1
 
     def call(self, inputs):
-        if isinstance(inputs, (list, tuple)) and not all(
-            isinstance(s, (str, bytes)) for s in inputs
+        if isinstance(inputs, tf.Tensor):
+            if inputs.dtype != tf.string or inputs.shape.rank not in (0, 1):
+                raise ValueError(
+                    "inputs must be a string tensor of rank 0 or 1. Received: "
+                    f"dtype={inputs.dtype.name}, shape={inputs.shape}"
+                )
+            if not tf.executing_eagerly():
+                return self._call_graph(inputs)
+            inputs = inputs.numpy()
+            inputs = inputs.tolist() if isinstance(inputs, np.ndarray) else inputs
+        scalar = isinstance(inputs, (str, bytes))
+        texts = [inputs] if scalar else inputs
+        if not isinstance(texts, (list, tuple)) or not all(
+            isinstance(t, (str, bytes)) for t in texts
         ):
             raise TypeError(
                 "inputs must be a str, a list of str or a string tensor. "
-                f"Received a list holding: {sorted({type(s).__name__ for s in inputs})}"
+                f"Received: inputs={inputs!r:.80}"
             )
-        if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
-            try:
-                inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
-            except (TypeError, ValueError) as e:
-                raise TypeError(
-                    "inputs must be a str, a list of str or a string tensor. "
-                    f"Received: inputs={inputs!r:.100}"
-                ) from e
-        if inputs.dtype != tf.string or inputs.shape.rank not in (0, 1):
-            raise ValueError(
-                "inputs must be a string tensor of rank 0 or 1. Received: "
-                f"dtype={inputs.dtype.name}, shape={inputs.shape}"
-            )
-        scalar = inputs.shape.rank == 0
-        token_ids, padding_mask = self._graph(tf.reshape(inputs, [-1]))
+        texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
+        token_ids, padding_mask = self._graph.tokenize_python(texts)
         if scalar:
             token_ids, padding_mask = token_ids[0], padding_mask[0]
+        return self._outputs(tf.constant(token_ids), tf.constant(padding_mask))
+
+    def _call_graph(self, inputs):
+        scalar = inputs.shape.rank == 0
+        token_ids, padding_mask = self._graph.function(tf.reshape(inputs, [-1]))
+        if scalar:
+            token_ids, padding_mask = token_ids[0], padding_mask[0]
+        return self._outputs(token_ids, padding_mask)
+
+    def _outputs(self, token_ids, padding_mask):
         if self.return_padding_mask:
             return {"token_ids": token_ids, "padding_mask": padding_mask}
         return token_ids
@@ -290,12 +294,30 @@ class CLIPTokenizer(keras.layers.Layer):
         return config
 
 
+def _clean_text(text):
+    """OpenAI's clean-up, less ftfy and HTML unescaping: NFC, whitespace
+    runs to one space, strip, lowercase, and a space around each digit (its
+    word pattern makes each digit a word)."""
+    text = unicodedata.normalize("NFC", text)
+    text = _PY_WHITESPACE.sub(" ", text).strip().lower()
+    return _PY_DIGIT.sub(r" \1 ", text)
+
+
 class _BPEGraph:
-    """The TensorFlow computation of `CLIPTokenizer`, in one `tf.function`."""
+    """The two paths of `CLIPTokenizer`: Python (eager) and TensorFlow.
+
+    Eager calls use keras-hub's Python path (the `tokenizers` library), which
+    is fast and needs no tracing; `tf.data` and `tf.function` use its
+    TensorFlow path, traced once per tokenizer into one `tf.function`.
+    """
 
     def __init__(self, layer):
         import keras_hub  # Imported here: importing kerasmm stays fast.
 
+        self.sequence_length = layer.sequence_length
+        self.start_token_id = layer.start_token_id
+        self.end_token_id = layer.end_token_id
+        self.pad_token_id = layer.pad_token_id
         self.bpe = keras_hub.tokenizers.CLIPTokenizer(
             vocabulary=layer.vocabulary, merges=layer.merges
         )
@@ -307,23 +329,33 @@ class _BPEGraph:
             return_padding_mask=True,
         )
         self.function = tf.function(
-            self._tokenize,
+            self._tokenize_tf,
             input_signature=[tf.TensorSpec([None], tf.string)],
             autograph=False,
         )
 
-    def _tokenize(self, texts):
+    def tokenize_python(self, texts):
+        rows = self.bpe.tokenize([_clean_text(t) for t in texts]) if texts else []
+        length = self.sequence_length
+        token_ids = np.full((len(rows), length), self.pad_token_id, "int32")
+        padding_mask = np.zeros((len(rows), length), "bool")
+        for i, row in enumerate(rows):
+            row = [self.start_token_id] + list(row)[: length - 2]
+            row.append(self.end_token_id)
+            token_ids[i, : len(row)] = row
+            padding_mask[i, : len(row)] = True
+        return token_ids, padding_mask
+
+    def _tokenize_tf(self, texts):
+        import tensorflow_text as tf_text
+
+        texts = tf_text.normalize_utf8(texts, "NFC")
         texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
         texts = tf.strings.lower(tf.strings.strip(texts), encoding="utf-8")
-        # OpenAI's word pattern makes each digit a word; keras-hub's TF
-        # pattern groups digit runs, so digits are split apart first.
+        # keras-hub's TF word pattern groups digit runs; OpenAI's does not.
         texts = tf.strings.regex_replace(texts, r"(\p{N})", r" \1 ")
-        # Inside a tf.function keras-hub takes its TF path, whose output is
-        # ragged with one row per text.
-        tokens = self.bpe.tokenize(texts)
-        token_ids, padding_mask = self.packer(tf.cast(tokens, "int32"))
-        return tf.cast(token_ids, "int32"), padding_mask
-
-    def __call__(self, texts):
         with tf.device("/cpu:0"):
-            return self.function(texts)
+            # In a tf.function keras-hub takes its TF path: ragged ids.
+            tokens = self.bpe.tokenize(texts)
+            token_ids, padding_mask = self.packer(tf.cast(tokens, "int32"))
+        return tf.cast(token_ids, "int32"), padding_mask

@@ -136,6 +136,8 @@ class TestLearnedPositionEmbedding(TestCase):
         layer(rand(2, 3, 3))
         with pytest.raises(ValueError, match="input length=5, sequence_length=4"):
             layer(rand(2, 5, 3))
+        with pytest.raises(ValueError, match="x with width 6, built with 3"):
+            layer(rand(2, 3, 6))
         with pytest.raises(ValueError, match="x must have rank >= 2"):
             LearnedPositionEmbedding(sequence_length=4)(rand(3))
 
@@ -211,6 +213,15 @@ class TestFourierPositionEncoding(TestCase):
         for b in range(2):
             np.testing.assert_allclose(out[b], np_fourier((4, 4), 3, pos=batched[b]),
                                        atol=1e-5)
+
+    def test_custom_pos_keeps_float32_under_mixed_precision(self):
+        pos = RNG.uniform(-1, 1, size=(1, 50, 1))
+        layer = FourierPositionEncoding(index_dims=(64,), num_bands=4, dtype="mixed_float16")
+        out = to_numpy(layer(rand(1, 1), pos=pos.astype("float32")))
+        assert out.dtype == np.float16
+        # Frequencies reach 32: a float16 position would shift phases by up to ~0.05.
+        np.testing.assert_allclose(out[0].astype("float64"),
+                                   np_fourier((64,), 4, pos=pos[0]), atol=2e-3)
 
     def test_int_index_dims_and_dynamic_batch(self):
         layer = FourierPositionEncoding(index_dims=5, num_bands=2)

@@ -1,0 +1,230 @@
+"""CLIP's causal text transformer (OpenAI `clip/model.py: CLIP.encode_text`)."""
+
+import keras
+from keras import ops
+
+from kerasmm.layers import LearnedPositionEmbedding
+from kerasmm.layers import SelfAttention
+from kerasmm.models.clip.clip_utils import check_tower_args
+from kerasmm.models.clip.clip_utils import layer_norm
+from kerasmm.models.clip.clip_utils import normal
+
+
+@keras.saving.register_keras_serializable(package="kerasmm")
+class TextTransformer(keras.Model):
+    """CLIP's text tower: a causal transformer read at the end-of-text token.
+
+    Mirrors OpenAI's `CLIP.encode_text`: token embedding plus learned
+    positions, `num_layers` causal pre-LN blocks
+    (`kerasmm.layers.SelfAttention`, MLP widening 4, `quick_gelu`),
+    `ln_final`, the features at the end-of-text (EOT) token of each row and
+    a projection without bias to `output_dim`. The output is *not*
+    L2-normalised; `kerasmm.models.CLIP` normalises it.
+
+    Where the EOT token is: by default, as OpenAI, at the largest id of each
+    row (CLIP's `<|endoftext|>` is the last id of its vocabulary); ties go to
+    the first position, so padding with the EOT id (Hugging Face's
+    convention) also works. With `eot_token_id`, at the first position
+    holding that id, and at the last position for a row that has none (a
+    text truncated without its EOT token; open_clip and Hugging Face read
+    position 0 there).
+
+    Padding: because attention is causal and the features are read at the
+    EOT token, tokens after the EOT token cannot change the output, whatever
+    their value. A `padding_mask` may still be passed (keras-hub's
+    convention); padded positions are then never attended to, which gives
+    the same result for right-padded rows.
+
+    The model is built on construction, so its weights exist before the
+    first call. Weights and their OpenAI names: `token_embedding`
+    (`token_embedding`), `position_embedding.embeddings`
+    (`positional_embedding`), `blocks[i]` (`transformer.resblocks.i`, named
+    as in `VisionTransformer`), `ln_final`, `projection.kernel`
+    (`text_projection`).
+
+    Args:
+        vocabulary_size: int, number of token ids.
+        context_length: int, longest token sequence (rows of the position
+            table).
+        hidden_dim: int, width of the transformer.
+        num_layers: int, number of transformer blocks.
+        num_heads: int, attention heads; must divide `hidden_dim`.
+        output_dim: int, width of the output features.
+        activation: MLP activation, `"quick_gelu"` for OpenAI checkpoints.
+        eot_token_id: `None` (EOT at the largest id of each row) or the id
+            of the end-of-text token.
+        layer_norm_epsilon: float, epsilon of every LayerNorm.
+
+    Call arguments:
+        inputs: int `token_ids` of shape `(batch, length)` with
+            `length <= context_length`, or a dict with `"token_ids"` and an
+            optional bool `"padding_mask"` of the same shape.
+        training: Python bool.
+
+    Returns:
+        `(batch, output_dim)` text features.
+
+    Example:
+    >>> encoder = TextTransformer(vocabulary_size=64, context_length=16,
+    ...                           hidden_dim=16, num_layers=2, num_heads=2,
+    ...                           output_dim=8)
+    >>> token_ids = keras.ops.convert_to_tensor([[1, 5, 63, 0], [1, 63, 0, 0]])
+    >>> tuple(encoder(token_ids).shape)
+    (2, 8)
+
+    Reference:
+        Radford et al., "Learning Transferable Visual Models From Natural
+        Language Supervision", 2021; github.com/openai/CLIP `clip/model.py`.
+    """
+
+    def __init__(self, vocabulary_size=49408, context_length=77, hidden_dim=512,
+                 num_layers=12, num_heads=8, output_dim=512,
+                 activation="quick_gelu", eot_token_id=None,
+                 layer_norm_epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
+                         vocabulary_size=vocabulary_size,
+                         context_length=context_length, num_layers=num_layers,
+                         output_dim=output_dim)
+        if eot_token_id is not None:
+            if (isinstance(eot_token_id, bool) or not isinstance(eot_token_id, int)
+                    or not 0 <= eot_token_id < vocabulary_size):
+                raise ValueError(
+                    "eot_token_id must be None or an int in [0, "
+                    f"vocabulary_size). Received: eot_token_id={eot_token_id!r}, "
+                    f"vocabulary_size={vocabulary_size}"
+                )
+        self.vocabulary_size = vocabulary_size
+        self.context_length = context_length
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.output_dim = output_dim
+        self.activation = activation
+        self.eot_token_id = eot_token_id
+        self.layer_norm_epsilon = layer_norm_epsilon
+        dtype = self.dtype_policy
+
+        # === Layers === (initialisers as OpenAI's `initialize_parameters`)
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size, hidden_dim, embeddings_initializer=normal(0.02),
+            name="token_embedding", dtype=dtype)
+        self.position_embedding = LearnedPositionEmbedding(
+            context_length, initializer=normal(0.01), name="position_embedding",
+            dtype=dtype)
+        self.blocks = [
+            SelfAttention(num_heads, widening_factor=4, causal=True,
+                          activation=activation,
+                          layer_norm_epsilon=layer_norm_epsilon,
+                          name=f"block_{i}", dtype=dtype)
+            for i in range(num_layers)
+        ]
+        self.ln_final = layer_norm(layer_norm_epsilon, "ln_final", dtype)
+        self.projection = keras.layers.Dense(
+            output_dim, use_bias=False, kernel_initializer=normal(hidden_dim ** -0.5),
+            name="projection", dtype=dtype)
+        self.build((None, context_length))
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        sequence_shape = (None, self.context_length, self.hidden_dim)
+        self.token_embedding.build((None, self.context_length))
+        self.position_embedding.build(sequence_shape)
+        for block in self.blocks:
+            block.build(sequence_shape)
+        self.ln_final.build(sequence_shape)
+        self.projection.build((None, self.hidden_dim))
+
+    # === Inputs ===
+
+    def _unpack(self, inputs):
+        padding_mask = None
+        if isinstance(inputs, dict):
+            if "token_ids" not in inputs:
+                raise ValueError(
+                    "inputs must be token ids or a dict with the key "
+                    f"'token_ids'. Received: inputs keys={sorted(inputs)}"
+                )
+            token_ids, padding_mask = inputs["token_ids"], inputs.get("padding_mask")
+        else:
+            token_ids = inputs
+        shape = self._check_token_ids(token_ids.shape)
+        if padding_mask is not None and tuple(padding_mask.shape) != shape:
+            raise ValueError(
+                "padding_mask must have the shape of token_ids. Received: "
+                f"padding_mask with shape {tuple(padding_mask.shape)}, "
+                f"token_ids with shape {shape}"
+            )
+        return ops.cast(token_ids, "int32"), padding_mask
+
+    def _check_token_ids(self, shape):
+        shape = tuple(shape)
+        if len(shape) != 2:
+            raise ValueError(
+                "token_ids must have shape (batch, length). Received: "
+                f"token_ids with shape {shape}"
+            )
+        if shape[1] is not None and shape[1] > self.context_length:
+            raise ValueError(
+                "token_ids must not be longer than context_length. Received: "
+                f"token_ids with length {shape[1]} (shape {shape}), "
+                f"context_length={self.context_length}"
+            )
+        return shape
+
+    # === Forward ===
+
+    def token_features(self, inputs, training=None):
+        """Per-token features after `ln_final`, `(batch, length, hidden_dim)`.
+
+        What the EOT pooling reads from; useful for captioning heads.
+        """
+        token_ids, padding_mask = self._unpack(inputs)
+        x = self.token_embedding(token_ids)
+        x = x + self.position_embedding(x)
+        for block in self.blocks:
+            x = block(x, mask=padding_mask, training=training)
+        return self.ln_final(x)
+
+    def eot_positions(self, token_ids):
+        """Index of the end-of-text token of each row, int32 `(batch,)`."""
+        token_ids = ops.cast(token_ids, "int32")
+        length = ops.shape(token_ids)[1]
+        positions = ops.arange(length, dtype="int32")[None, :]
+        if self.eot_token_id is None:
+            target = ops.max(token_ids, axis=1, keepdims=True)
+        else:
+            target = self.eot_token_id
+        # The first match (argmax's tie rule differs between backends).
+        first = ops.min(ops.where(ops.equal(token_ids, target), positions, length),
+                        axis=1)
+        return ops.minimum(first, length - 1)
+
+    def call(self, inputs, training=None):
+        x = self.token_features(inputs, training=training)
+        token_ids, _ = self._unpack(inputs)
+        index = self.eot_positions(token_ids)[:, None, None]
+        x = ops.take_along_axis(x, index, axis=1)[:, 0, :]
+        return self.projection(x)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            input_shape = input_shape["token_ids"]
+        shape = self._check_token_ids(input_shape)
+        return (shape[0], self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "context_length": self.context_length,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "output_dim": self.output_dim,
+            "activation": self.activation,
+            "eot_token_id": self.eot_token_id,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        })
+        return config

@@ -1,0 +1,174 @@
+"""Image-text retrieval with a CLIP model: index, search, evaluate."""
+
+import numpy as np
+
+from kerasmm.metrics import retrieval_recall
+from kerasmm.tasks.task_utils import check_batch_size
+from kerasmm.tasks.task_utils import concat
+from kerasmm.tasks.task_utils import is_dataset
+from kerasmm.tasks.task_utils import iterate_batches
+from kerasmm.tasks.task_utils import text_batches
+from kerasmm.tasks.task_utils import to_numpy
+
+
+class Retriever:
+    """Searches images by text and texts by image with a CLIP model.
+
+    Index a collection with `index_images` and/or `index_texts` (encoded in
+    batches into L2-normalised embeddings, kept as numpy arrays in
+    `image_embeddings` / `text_embeddings`), then query it:
+    `search_text(query, k)` ranks the indexed images for a text query,
+    `search_image(image, k)` ranks the indexed texts for an image query.
+    Scores are cosine similarities; ties go to the lower index.
+    `evaluate` measures Recall@K both ways on a whole split with
+    `kerasmm.metrics.retrieval_recall`.
+
+    A plain Python object (it holds data, not a Keras model): nothing to
+    save beyond the CLIP model and the embedding arrays.
+
+    Args:
+        clip: a `kerasmm.models.CLIP`.
+        tokenizer: callable mapping a list of strings to token ids, e.g.
+            `kerasmm.preprocessing.CLIPTokenizer`; needed only for texts
+            given as strings.
+        batch_size: int, images or texts per encoding batch.
+
+    Example:
+    >>> tokenizer = kerasmm.datasets.shapes_tokenizer()
+    >>> clip = kerasmm.models.CLIP(
+    ...     kerasmm.models.VisionTransformer(image_size=32, patch_size=8,
+    ...         hidden_dim=16, num_layers=1, num_heads=2, output_dim=8),
+    ...     kerasmm.models.TextTransformer(
+    ...         vocabulary_size=tokenizer.vocabulary_size(),
+    ...         context_length=tokenizer.sequence_length, hidden_dim=16,
+    ...         num_layers=1, num_heads=2, output_dim=8))
+    >>> images = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
+    >>> retriever = kerasmm.tasks.Retriever(clip, tokenizer)
+    >>> retriever = retriever.index_images(images)
+    >>> indices, scores = retriever.search_text("a red circle", k=2)
+    >>> indices.shape, scores.shape
+    ((2,), (2,))
+    >>> captions = ["a red circle", "a blue square", "a star", "a cross"]
+    >>> sorted(retriever.evaluate(images, captions, ks=(1,)))
+    ['i2t_recall@1', 't2i_recall@1']
+
+    Reference:
+        Radford et al., "Learning Transferable Visual Models From Natural
+        Language Supervision", 2021, section 3.2 (retrieval).
+    """
+
+    def __init__(self, clip, tokenizer=None, batch_size=32):
+        for method in ("encode_image", "encode_text"):
+            if not hasattr(clip, method):
+                raise TypeError(
+                    f"clip must be a kerasmm.models.CLIP (it has no {method}). "
+                    f"Received: clip of type {type(clip).__name__}"
+                )
+        if tokenizer is not None and not callable(tokenizer):
+            raise TypeError(
+                "tokenizer must be None or callable on a list of strings. "
+                f"Received: tokenizer of type {type(tokenizer).__name__}"
+            )
+        check_batch_size(batch_size)
+        self.clip = clip
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.image_embeddings = None
+        self.text_embeddings = None
+
+    # === Encoding ===
+
+    def encode_images(self, images):
+        """Embeddings `(N, output_dim)` of an image array or dataset, batched."""
+        return concat((to_numpy(self.clip.encode_image(np.asarray(batch)))
+                       for batch in iterate_batches(images, self.batch_size)),
+                      self.clip.output_dim)
+
+    def encode_texts(self, texts):
+        """Embeddings `(M, output_dim)` of strings or token ids `(M, L)`, batched."""
+        return concat((to_numpy(self.clip.encode_text(batch))
+                       for batch in text_batches(texts, self.tokenizer, self.batch_size)),
+                      self.clip.output_dim)
+
+    def index_images(self, images):
+        """Encodes and stores the images to search; returns `self`."""
+        self.image_embeddings = self.encode_images(images)
+        return self
+
+    def index_texts(self, texts):
+        """Encodes and stores the texts to search; returns `self`."""
+        self.text_embeddings = self.encode_texts(texts)
+        return self
+
+    # === Search ===
+
+    def search_text(self, query, k=5):
+        """The `k` indexed images closest to a text query.
+
+        Args:
+            query: a string, a list of strings, token ids `(L,)` or
+                `(num_queries, L)`.
+            k: int, number of results per query.
+
+        Returns:
+            `(indices, scores)`: int64 and float32 arrays of shape `(k,)`
+            for a single query, `(num_queries, k)` for a batch, best first.
+        """
+        single = isinstance(query, str) or (
+            not isinstance(query, (list, tuple, dict)) and np.ndim(query) == 1)
+        if single:
+            query = [query] if isinstance(query, str) else np.asarray(query)[None]
+        embeddings = self.encode_texts(query)
+        return self._search(embeddings, self.image_embeddings, "images", k, single)
+
+    def search_image(self, image, k=5):
+        """The `k` indexed texts closest to an image query.
+
+        Args:
+            image: one image `(H, W, C)` or a batch `(num_queries, H, W, C)`.
+            k: int, number of results per query.
+
+        Returns:
+            `(indices, scores)` as in `search_text`.
+        """
+        single = not is_dataset(image) and np.ndim(image) == 3
+        if single:
+            image = np.asarray(image)[None]
+        embeddings = self.encode_images(image)
+        return self._search(embeddings, self.text_embeddings, "texts", k, single)
+
+    def _search(self, queries, index, kind, k, single):
+        if index is None:
+            method = "index_images" if kind == "images" else "index_texts"
+            raise ValueError(f"No {kind} indexed yet: call {method} first.")
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= len(index):
+            raise ValueError(
+                f"k must be an int in [1, number of indexed {kind}]. "
+                f"Received: k={k!r}, {len(index)} indexed {kind}"
+            )
+        scores = queries @ index.T
+        indices = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(scores, indices, axis=1).astype("float32")
+        indices = indices.astype("int64")
+        return (indices[0], top[0]) if single else (indices, top)
+
+    # === Evaluation ===
+
+    def evaluate(self, images, captions, text_to_image=None, ks=(1, 5, 10),
+                 chunk_size=1024):
+        """Recall@K, image->text and text->image, over a whole split.
+
+        Args:
+            images: image array `(N, H, W, C)` or a dataset of image batches.
+            captions: strings or token ids `(M, L)`.
+            text_to_image: int `(M,)`, the image of each caption; `None`
+                means caption `i` describes image `i`.
+            ks: the K values.
+            chunk_size: queries per chunk of the similarity computation.
+
+        Returns:
+            dict `{"i2t_recall@1": ..., "t2i_recall@1": ..., ...}`.
+        """
+        return retrieval_recall(self.encode_images(images), self.encode_texts(captions),
+                                text_to_image=text_to_image, ks=ks,
+                                chunk_size=chunk_size)

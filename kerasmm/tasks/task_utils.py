@@ -1,0 +1,78 @@
+"""Batching helpers shared by the CLIP tasks (host-side loops over a dataset)."""
+
+import numpy as np
+from keras import ops
+from keras import tree
+
+
+def check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(
+            f"batch_size must be a positive integer. Received: batch_size={batch_size!r}"
+        )
+
+
+def is_dataset(x):
+    """True for a `tf.data.Dataset` (checked without importing TensorFlow)."""
+    return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
+
+
+def iterate_batches(data, batch_size):
+    """Yields batches of `data`: an array (sliced) or a dataset (as batched).
+
+    A dataset may yield image batches, `(images, labels)` tuples (labels are
+    dropped here) or dicts with an `"images"` key.
+    """
+    if is_dataset(data):
+        for batch in data:
+            if isinstance(batch, (tuple, list)):
+                batch = batch[0]
+            if isinstance(batch, dict):
+                batch = batch["images"]
+            yield batch
+        return
+    for start in range(0, len(data), batch_size):
+        yield data[start:start + batch_size]
+
+
+def text_batches(texts, tokenizer, batch_size):
+    """Yields token-id batches from strings (tokenized) or token ids."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, dict):
+        count = len(texts["token_ids"])
+        for start in range(0, count, batch_size):
+            yield {k: v[start:start + batch_size] for k, v in texts.items()}
+        return
+    strings = isinstance(texts, (list, tuple)) and all(
+        isinstance(t, (str, bytes)) for t in texts)
+    if strings and tokenizer is None:
+        raise ValueError(
+            "Texts given as strings need a tokenizer. Received: tokenizer=None; "
+            "pass a tokenizer or token ids of shape (num_texts, length)"
+        )
+    if not strings:
+        texts = np.asarray(texts)
+        if texts.ndim != 2 or texts.dtype.kind not in "iu":
+            raise ValueError(
+                "texts must be strings or int token ids of shape (num_texts, "
+                f"length). Received: texts with shape {texts.shape} and dtype "
+                f"{texts.dtype}"
+            )
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start:start + batch_size]
+        if strings:
+            # Tokenizers may return tf.Tensors; numpy feeds every backend.
+            batch = tree.map_structure(np.asarray, tokenizer(list(batch)))
+        yield batch
+
+
+def to_numpy(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def concat(batches, width):
+    batches = list(batches)
+    if not batches:
+        return np.zeros((0, width), "float32")
+    return np.concatenate(batches, axis=0)

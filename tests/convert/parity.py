@@ -1,0 +1,40 @@
+"""Shared helpers of the converter parity tests (fixtures made by
+tools/make_parity_fixtures.py with torch, transformers and open_clip)."""
+
+import os
+import shutil
+
+import numpy as np
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "fixtures")
+# Float32 parity required of converted checkpoints.
+ATOL = 1e-4
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+def reference(name):
+    with np.load(os.path.join(fixture(name), "reference.npz")) as data:
+        return dict(data)
+
+
+def max_abs_diff(actual, expected):
+    return float(np.max(np.abs(np.asarray(actual, "float64") - np.asarray(expected, "float64"))))
+
+
+def assert_clip_parity(model, ref):
+    """Image/text embeddings and logit scale of `model` match the reference."""
+    outputs = model({"images": ref["images"], "token_ids": ref["token_ids"]})
+    for key in ("image_embeddings", "text_embeddings", "logit_scale"):
+        diff = max_abs_diff(outputs[key], ref[key])
+        assert diff <= ATOL, f"{key}: max abs diff {diff:.3g} > {ATOL}"
+
+
+def copy_fixture(name, tmp_path):
+    """A writable copy of a fixture directory."""
+    directory = os.path.join(tmp_path, name)
+    shutil.copytree(fixture(name), directory)
+    return directory

@@ -1,0 +1,125 @@
+"""Hugging Face CLIP checkpoints convert with float32 parity (no torch here)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from kerasmm import convert
+from kerasmm.convert import hf_clip
+from kerasmm.models import CLIP
+from kerasmm.models import backbone
+from tests.convert.parity import ATOL, assert_clip_parity, copy_fixture, fixture
+from tests.convert.parity import max_abs_diff, reference
+
+
+@pytest.mark.parametrize("name", ["hf_clip_eos", "hf_clip_argmax"])
+def test_parity_with_transformers(name):
+    model = backbone.from_preset(fixture(name), model_class=CLIP)
+    assert_clip_parity(model, reference(name))
+
+
+def test_parity_through_the_tokenizer():
+    """Strings tokenized by kerasmm give HF's text embeddings (HF tokenized
+    them with its own CLIPTokenizer)."""
+    directory = fixture("hf_clip_eos")
+    model = backbone.from_preset(directory)
+    tokenizer = backbone.load_tokenizer(directory)
+    with open(os.path.join(directory, "strings.json"), encoding="utf-8") as f:
+        strings = json.load(f)
+    ref = reference("hf_clip_eos")
+    token_ids = np.asarray(tokenizer(strings))
+    assert token_ids.shape == ref["string_token_ids"].shape
+    diff = max_abs_diff(model.encode_text(token_ids), ref["string_text_embeddings"])
+    assert diff <= ATOL
+
+
+def test_eos_pooling_follows_the_config():
+    """eos_token_id == 2 (old OpenAI exports): HF takes the argmax; other
+    ids: the first position holding that id."""
+    old = convert.convert(fixture("hf_clip_argmax"), load_weights=False)
+    new = convert.convert(fixture("hf_clip_eos"), load_weights=False)
+    assert old.config["text_encoder"]["config"]["eot_token_id"] is None
+    with open(os.path.join(fixture("hf_clip_eos"), "config.json")) as f:
+        eos = json.load(f)["text_config"]["eos_token_id"]
+    assert new.config["text_encoder"]["config"]["eot_token_id"] == eos
+    assert old.config["vision_encoder"]["config"]["activation"] == "gelu"
+    assert new.config["vision_encoder"]["config"]["activation"] == "quick_gelu"
+
+
+def test_short_config_uses_transformers_defaults():
+    """LAION's HF export lists only hidden_act: the rest is HF's default."""
+    config, preprocessing, vision_layers, text_layers = hf_clip.model_config({
+        "model_type": "clip", "projection_dim": 512,
+        "text_config": {"hidden_act": "gelu"}, "vision_config": {"hidden_act": "gelu"}})
+    vision = config["vision_encoder"]["config"]
+    text = config["text_encoder"]["config"]
+    assert (vision["image_size"], vision["patch_size"], vision["hidden_dim"]) == (224, 32, 768)
+    assert (text["vocabulary_size"], text["context_length"], text["hidden_dim"]) == (49408, 77, 512)
+    assert text["eot_token_id"] == 49407 and text["activation"] == "gelu"
+    assert (vision_layers, text_layers) == (12, 12)
+    assert preprocessing["image_size"] == 224
+
+
+def _rewrite_weights(directory, edit):
+    path = os.path.join(directory, "model.safetensors")
+    tensors = convert.load_tensors(path)
+    edit(tensors)
+    convert.save_tensors(path, tensors)
+
+
+def test_missing_tensor_is_named(tmp_path):
+    directory = copy_fixture("hf_clip_eos", tmp_path)
+    _rewrite_weights(directory, lambda t: t.pop("text_model.final_layer_norm.bias"))
+    with pytest.raises(ValueError, match="text_model.final_layer_norm.bias"):
+        convert.convert(directory)
+
+
+def test_unused_tensor_is_listed(tmp_path):
+    directory = copy_fixture("hf_clip_eos", tmp_path)
+    _rewrite_weights(directory, lambda t: t.update(extra_head=np.zeros(3, "float32")))
+    with pytest.raises(ValueError, match=r"left unused.*extra_head"):
+        convert.convert(directory)
+
+
+def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
+    directory = copy_fixture("hf_clip_eos", tmp_path)
+    name = "vision_model.encoder.layers.1.mlp.fc1.weight"
+    _rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
+    with pytest.raises(ValueError) as info:
+        backbone.from_preset(directory)
+    message = str(info.value)
+    assert "vision_encoder/block_1/mlp/dense_1/kernel" in message and name in message
+    assert "(8, 128)" in message and "(32, 128)" in message
+
+
+def test_config_with_more_layers_than_weights_fails(tmp_path):
+    directory = copy_fixture("hf_clip_argmax", tmp_path)
+    path = os.path.join(directory, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["vision_config"]["num_hidden_layers"] = 3
+    with open(path, "w") as f:
+        json.dump(config, f)
+    with pytest.raises(ValueError, match="vision_model.encoder.layers.2"):
+        convert.convert(directory)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("intermediate_size", 100, "intermediate_size=100"),
+    ("hidden_act", "relu", "hidden_act='relu'"),
+])
+def test_unsupported_config_is_refused(key, value, match):
+    config = {"model_type": "clip", "text_config": {key: value}}
+    with pytest.raises(ValueError, match=match):
+        hf_clip.model_config(config)
+
+
+def test_config_without_weights_needs_no_weights_file(tmp_path):
+    directory = copy_fixture("hf_clip_argmax", tmp_path)
+    os.remove(os.path.join(directory, "model.safetensors"))
+    converted = convert.convert(directory, load_weights=False)
+    assert converted.weights is None and converted.class_name == "CLIP"
+    with pytest.raises(ValueError, match="model.safetensors"):
+        convert.convert(directory)

@@ -1,0 +1,144 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasmm.models import TextTransformer
+from tests.models.clip import numpy_clip
+from tests.test_case import TestCase, to_numpy
+
+TINY = {"vocabulary_size": 64, "context_length": 16, "hidden_dim": 32,
+        "num_layers": 2, "num_heads": 2, "output_dim": 16}
+EOT = 63  # the largest id, as CLIP's <|endoftext|>
+
+
+def token_ids(batch=3, length=16, eot_positions=(5, 9, 15), seed=0, pad=0):
+    """Rows `start, words..., EOT, pad...` with words in [1, EOT)."""
+    rng = np.random.default_rng(seed)
+    ids = np.full((batch, length), pad, "int32")
+    for row, position in enumerate(eot_positions[:batch]):
+        ids[row, 0] = 1
+        ids[row, 1:position] = rng.integers(2, EOT, position - 1)
+        ids[row, position] = EOT
+    return ids
+
+
+def openai_text_parameter_count(vocab, context, width, layers, output_dim):
+    block = 4 * width * width + 4 * width + 4 * width + 8 * width * width + 5 * width
+    return vocab * width + context * width + layers * block + 2 * width + width * output_dim
+
+
+class TestTextTransformer(TestCase):
+    def test_common_checks(self):
+        self.run_model_test(TextTransformer(**TINY), token_ids(),
+                            expected_output_shape=(3, 16))
+
+    def test_mixed_precision(self):
+        for policy in ("mixed_float16", "mixed_bfloat16"):
+            self.check_mixed_precision(TextTransformer, TINY, token_ids(), {}, policy)
+
+    @pytest.mark.parametrize("length", [16, 11])
+    def test_matches_openai_forward(self, length):
+        model = TextTransformer(**TINY)
+        numpy_clip.randomize_weights(model)
+        ids = token_ids(length=length, eot_positions=(5, 9, length - 1))
+        expected = numpy_clip.openai_text_transformer(
+            ids, numpy_clip.text_state(model), heads=2)
+        np.testing.assert_allclose(to_numpy(model(ids)), expected, atol=1e-4, rtol=1e-4)
+
+    def test_parameter_count_matches_openai(self):
+        assert TextTransformer(**TINY).count_params() == openai_text_parameter_count(
+            64, 16, 32, 2, 16)
+
+    def test_token_features_match_openai_hidden_states(self):
+        model = TextTransformer(**TINY)
+        numpy_clip.randomize_weights(model)
+        ids = token_ids()
+        expected = numpy_clip.openai_text_hidden(ids, numpy_clip.text_state(model), 2)
+        np.testing.assert_allclose(to_numpy(model.token_features(ids)), expected,
+                                   atol=1e-4, rtol=1e-4)
+
+    def test_default_pooling_reads_the_first_largest_id(self):
+        model = TextTransformer(**TINY)
+        numpy_clip.randomize_weights(model)
+        # Padded with the EOT id (Hugging Face's convention): ties -> first.
+        ids = token_ids(pad=EOT)
+        positions = np.array([5, 9, 15])
+        assert to_numpy(model.eot_positions(ids)).tolist() == positions.tolist()
+        hidden = to_numpy(model.token_features(ids)).astype("float64")
+        expected = hidden[np.arange(3), positions] @ to_numpy(model.projection.kernel)
+        np.testing.assert_allclose(to_numpy(model(ids)), expected, atol=1e-5)
+
+    def test_eot_token_id_pooling(self):
+        model = TextTransformer(**TINY, eot_token_id=7)
+        numpy_clip.randomize_weights(model)
+        ids = np.array([[1, 60, 7, 62, 7, 0], [1, 63, 63, 5, 9, 7], [1, 2, 3, 4, 5, 6]],
+                       "int32")
+        # First 7 in each row; a row without it is read at its last position.
+        positions = np.array([2, 5, 5])
+        assert to_numpy(model.eot_positions(ids)).tolist() == positions.tolist()
+        hidden = to_numpy(model.token_features(ids)).astype("float64")
+        expected = hidden[np.arange(3), positions] @ to_numpy(model.projection.kernel)
+        np.testing.assert_allclose(to_numpy(model(ids)), expected, atol=1e-5)
+
+    def test_tokens_after_eot_have_no_influence(self):
+        model = TextTransformer(**TINY)
+        numpy_clip.randomize_weights(model)
+        ids = token_ids()
+        changed = ids.copy()
+        rng = np.random.default_rng(1)
+        for row, position in enumerate((5, 9, 15)):
+            changed[row, position + 1:] = rng.integers(0, EOT, 15 - position)
+        assert not np.array_equal(ids, changed)
+        np.testing.assert_allclose(to_numpy(model(changed)), to_numpy(model(ids)),
+                                   atol=1e-6)
+        # Causal: the features at and before the EOT token are unchanged too.
+        before, after = to_numpy(model.token_features(ids)), to_numpy(
+            model.token_features(changed))
+        np.testing.assert_allclose(after[0, :6], before[0, :6], atol=1e-6)
+
+    def test_padding_mask_has_no_influence(self):
+        model = TextTransformer(**TINY)
+        numpy_clip.randomize_weights(model)
+        ids = token_ids()
+        mask = np.arange(16)[None, :] <= np.array([5, 9, 15])[:, None]
+        with_mask = model({"token_ids": ids, "padding_mask": mask})
+        np.testing.assert_allclose(to_numpy(with_mask), to_numpy(model(ids)), atol=1e-6)
+
+    def test_symbolic_calls(self):
+        model = TextTransformer(**TINY)
+        assert tuple(model(keras.Input((16,), dtype="int32")).shape) == (None, 16)
+        inputs = {"token_ids": keras.Input((16,), dtype="int32"),
+                  "padding_mask": keras.Input((16,), dtype="bool")}
+        assert tuple(model(inputs).shape) == (None, 16)
+        assert model.compute_output_shape((4, 16)) == (4, 16)
+
+    def test_keras_round_trip_with_eot_token_id(self):
+        model = TextTransformer(**TINY, eot_token_id=63)
+        restored = self.check_keras_round_trip(model, token_ids())
+        assert restored.eot_token_id == 63
+
+    def test_token_ids_longer_than_context(self):
+        model = TextTransformer(**TINY)
+        with pytest.raises(ValueError, match=r"context_length.*Received: token_ids with "
+                           r"length 20 \(shape \(2, 20\)\), context_length=16"):
+            model(np.zeros((2, 20), "int32"))
+        with pytest.raises(ValueError, match="length 17"):
+            model(keras.Input((17,), dtype="int32"))
+
+    def test_bad_inputs(self):
+        model = TextTransformer(**TINY)
+        with pytest.raises(ValueError, match=r"'token_ids'.*Received: inputs keys=\['ids'\]"):
+            model({"ids": token_ids()})
+        with pytest.raises(ValueError, match=r"token_ids must have shape \(batch, length\)"):
+            model(np.zeros((16,), "int32"))
+        with pytest.raises(ValueError, match="padding_mask must have the shape of token_ids"):
+            model({"token_ids": token_ids(), "padding_mask": np.ones((3, 15), bool)})
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"num_heads": 5}, r"num_heads=5, hidden_dim=32"),
+        ({"context_length": 0}, "context_length=0"),
+        ({"eot_token_id": 64}, r"eot_token_id=64, vocabulary_size=64"),
+    ])
+    def test_bad_config(self, kwargs, message):
+        with pytest.raises(ValueError, match=message):
+            TextTransformer(**{**TINY, **kwargs})

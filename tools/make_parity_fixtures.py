@@ -1,0 +1,349 @@
+"""Writes the offline parity fixtures for kerasmm's CLIP converters.
+
+    /work/torchvenv/bin/python tools/make_parity_fixtures.py
+
+A development tool, never a runtime or CI dependency: it needs torch,
+transformers and open_clip_torch, which kerasmm does not. It builds tiny
+reference models with random weights, runs them, and writes under
+`tests/fixtures/`:
+
+- `hf_clip_eos/`, `hf_clip_argmax/`: Hugging Face `CLIPModel` checkpoints
+  (`config.json` + `model.safetensors`). The first has a new-style config
+  (`eos_token_id` is the end token: HF pools at its first position), quick
+  GELU, and the tokenizer fixture's `vocab.json` / `merges.txt`; the second
+  an old-style one (`eos_token_id == 2`: HF pools at the argmax of the ids)
+  and exact GELU (LAION's HF exports).
+- `open_clip_vit/`, `open_clip_rn/`: open_clip checkpoints
+  (`open_clip_config.json` + `open_clip_model.safetensors`, float16 as some
+  hub files are): a LAION-style ViT (GELU) and an OpenAI-style
+  ModifiedResNet (QuickGELU).
+- `clip_tokenizer/`: a small BPE vocabulary and merges learned here, and
+  Hugging Face `CLIPTokenizer` ids for a varied set of strings.
+- `clip_image_processor/`: random images and `CLIPImageProcessor` outputs
+  (torchvision and PIL backends).
+
+Each model fixture has `reference.npz`: the inputs (channels-last images,
+token ids) and the reference outputs (L2-normalised image and text
+embeddings, `logit_scale`). Every parameter (LayerNorm and BatchNorm
+scales, biases and running statistics included) is perturbed away from its
+initial value, so a swapped or untransposed tensor cannot go unnoticed.
+Deterministic: rerunning rewrites the same numbers.
+"""
+
+import collections
+import json
+import os
+import shutil
+
+import numpy as np
+import open_clip
+import safetensors.torch
+import torch
+import transformers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+# Strings for the tokenizer parity: punctuation, numbers, case, apostrophes,
+# unicode, whitespace, and strings longer than the context.
+TOKENIZER_STRINGS = [
+    "a photo of a cat",
+    "A PHOTO OF A DOG!!!",
+    "Hello, world... it's a test; isn't it?",
+    "numbers: 3.14159 and 2024 and 1,000,000",
+    "they're we've I'm you'll he'd she's",
+    "O'Neil's rock'n'roll don't-stop (x2) #tag @user",
+    "café naïve résumé über straße",
+    "e\u0301 combining accent and ǅ title case",
+    "中文 日本語 한국어",
+    "emoji 🙂🐱 and symbols © ™ → ± ½",
+    "   multiple    spaces\tand\nnewlines  ",
+    "",
+    "the quick brown fox jumps over the lazy dog " * 4,
+    "a red circle left of a blue square, a small green triangle above it",
+]
+TOKENIZER_CONTEXT = 24
+# Words the small BPE vocabulary is learned from.
+CORPUS = (
+    "a photo of the cat dog red blue green small large circle square "
+    "triangle left right above below quick brown fox jumps over lazy "
+    "hello world test numbers and it is this that there they we you he "
+    "she rock roll stop tag user multiple spaces newlines photograph "
+    "combining accent symbols emoji cafe resume"
+).split()
+
+
+def bytes_to_unicode():
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    byte_values, code_points = printable[:], printable[:]
+    offset = 0
+    for b in range(256):
+        if b not in printable:
+            byte_values.append(b)
+            code_points.append(256 + offset)
+            offset += 1
+    return dict(zip(byte_values, map(chr, code_points)))
+
+
+def learn_bpe(words, num_merges):
+    """OpenAI-layout vocabulary and the first `num_merges` BPE merges."""
+    byte_encoder = bytes_to_unicode()
+    pieces = collections.Counter()
+    for word in words:
+        symbols = [byte_encoder[b] for b in word.encode("utf-8")]
+        symbols[-1] += "</w>"
+        pieces[tuple(symbols)] += 1
+    merges = []
+    while len(merges) < num_merges:
+        counts = collections.Counter()
+        for symbols, n in pieces.items():
+            for pair in zip(symbols, symbols[1:]):
+                counts[pair] += n
+        if not counts:
+            break
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        merged_pieces = collections.Counter()
+        for symbols, n in pieces.items():
+            merged, j = [], 0
+            while j < len(symbols):
+                if tuple(symbols[j:j + 2]) == best:
+                    merged.append(symbols[j] + symbols[j + 1])
+                    j += 2
+                else:
+                    merged.append(symbols[j])
+                    j += 1
+            merged_pieces[tuple(merged)] += n
+        pieces = merged_pieces
+    symbols = list(bytes_to_unicode().values())
+    tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}, [f"{a} {b}" for a, b in merges]
+
+
+def write_tokenizer_files(directory, vocab, merges):
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(directory, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+
+
+def perturb_(module, generator):
+    """Moves every parameter and buffer away from its initial value."""
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            noise = torch.randn(tensor.shape, generator=generator)
+            leaf = name.rsplit(".", 1)[-1]
+            if name == "logit_scale":
+                tensor.copy_(torch.tensor(2.0) + torch.rand((), generator=generator))
+            elif leaf == "running_var":
+                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
+            elif "ln" in name or "norm" in name or "layrnorm" in name or ".bn" in name \
+                    or name.startswith("visual.bn") or "downsample.1" in name:
+                # LayerNorm / BatchNorm scale (weight) and shift (bias, mean).
+                base = 1.0 if leaf == "weight" else 0.0
+                tensor.copy_(base + 0.2 * noise)
+            else:
+                scale = float(tensor.std()) if tensor.numel() > 1 and tensor.std() > 0 else 0.05
+                tensor.add_(0.5 * scale * noise)
+
+
+def round_to_float16_(module):
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+
+
+def save_npz(path, **arrays):
+    np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def token_ids(generator, batch, length, vocab_size, eot_id, pad_id):
+    """Rows `[start?, tokens..., eot, pad...]` of varied lengths; the EOT is
+    the largest id of each row (ids drawn below it), one row is full."""
+    ids = np.full((batch, length), pad_id, dtype=np.int64)
+    lengths = [length] + [int(n) for n in torch.randint(2, length, (batch - 1,),
+                                                        generator=generator)]
+    for row, n in enumerate(lengths):
+        body = torch.randint(1, eot_id, (n - 1,), generator=generator).numpy()
+        ids[row, :n - 1] = body
+        ids[row, n - 1] = eot_id
+    return ids
+
+
+def images(generator, batch, size):
+    return torch.randn((batch, size, size, 3), generator=generator).numpy()
+
+
+def normalized(x):
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+# === Tokenizer and image processor ===
+
+
+def make_tokenizer_fixture():
+    vocab, merges = learn_bpe(CORPUS, num_merges=160)
+    directory = os.path.join(FIXTURES, "clip_tokenizer")
+    write_tokenizer_files(directory, vocab, merges)
+    tokenizer = transformers.CLIPTokenizer.from_pretrained(directory)
+    encoded = tokenizer(TOKENIZER_STRINGS, padding="max_length", truncation=True,
+                        max_length=TOKENIZER_CONTEXT)
+    cases = {
+        "context_length": TOKENIZER_CONTEXT,
+        "pad_token_id": tokenizer.pad_token_id,
+        "transformers_version": transformers.__version__,
+        "cases": [{"text": t, "token_ids": ids}
+                  for t, ids in zip(TOKENIZER_STRINGS, encoded["input_ids"])],
+    }
+    with open(os.path.join(directory, "cases.json"), "w", encoding="utf-8") as f:
+        json.dump(cases, f, ensure_ascii=False, indent=1)
+    return vocab, merges, tokenizer
+
+
+def make_image_processor_fixture():
+    from transformers import CLIPImageProcessor, CLIPImageProcessorPil
+
+    generator = np.random.default_rng(0)
+    shapes = [(40, 56), (64, 48), (33, 90), (32, 32)]
+    inputs = [generator.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    # A smooth image too: noise is the worst case for resampling differences.
+    yy, xx = np.mgrid[0:72, 0:50]
+    smooth = np.stack([yy * 3.5, xx * 5.0, (yy + xx) * 2.0], axis=-1)
+    inputs.append(np.clip(smooth, 0, 255).astype(np.uint8))
+    kwargs = dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    arrays = {f"image_{i}": image for i, image in enumerate(inputs)}
+    for name, cls in (("torchvision", CLIPImageProcessor), ("pil", CLIPImageProcessorPil)):
+        processor = cls(**kwargs)
+        for i, image in enumerate(inputs):
+            pixels = processor(images=image, return_tensors="np")["pixel_values"][0]
+            arrays[f"{name}_{i}"] = pixels.transpose(1, 2, 0).astype(np.float32)
+    directory = os.path.join(FIXTURES, "clip_image_processor")
+    os.makedirs(directory, exist_ok=True)
+    save_npz(os.path.join(directory, "reference.npz"), **arrays)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump({"image_size": 32, "num_images": len(inputs),
+                   "smooth_image": len(inputs) - 1,
+                   "mean": list(processor.image_mean), "std": list(processor.image_std),
+                   "transformers_version": transformers.__version__}, f, indent=1)
+
+
+# === Hugging Face CLIP ===
+
+
+def make_hf_clip_fixture(name, vocab_size, eos_token_id, hidden_act, seed,
+                         tokenizer=None, strings=None, pad_id=0):
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    text_config = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=128,
+                       num_hidden_layers=2, num_attention_heads=4,
+                       max_position_embeddings=TOKENIZER_CONTEXT, hidden_act=hidden_act,
+                       bos_token_id=vocab_size - 2, eos_token_id=eos_token_id,
+                       pad_token_id=pad_id)
+    vision_config = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, hidden_act=hidden_act)
+    config = transformers.CLIPConfig(text_config=text_config, vision_config=vision_config,
+                                     projection_dim=16)
+    model = transformers.CLIPModel(config).eval()
+    perturb_(model, generator)
+    pixels = images(generator, 3, 32)
+    ids = token_ids(generator, 4, TOKENIZER_CONTEXT, vocab_size, vocab_size - 1, pad_id)
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor(ids),
+                    pixel_values=torch.tensor(pixels).permute(0, 3, 1, 2))
+        arrays = dict(images=pixels, token_ids=ids.astype(np.int32),
+                      image_embeddings=out.image_embeds.numpy(),
+                      text_embeddings=out.text_embeds.numpy(),
+                      logit_scale=model.logit_scale.numpy())
+        if tokenizer is not None:
+            encoded = tokenizer(strings, padding="max_length", truncation=True,
+                                max_length=TOKENIZER_CONTEXT, return_tensors="pt")
+            text = model.get_text_features(input_ids=encoded["input_ids"])
+            text = getattr(text, "pooler_output", text)
+            arrays["string_token_ids"] = encoded["input_ids"].numpy().astype(np.int32)
+            arrays["string_text_embeddings"] = normalized(text).numpy()
+    directory = os.path.join(FIXTURES, name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    model.save_pretrained(directory, safe_serialization=True)
+    if tokenizer is not None:
+        with open(os.path.join(directory, "strings.json"), "w", encoding="utf-8") as f:
+            json.dump(strings, f, ensure_ascii=False, indent=1)
+    save_npz(os.path.join(directory, "reference.npz"), **arrays)
+    return directory
+
+
+# === open_clip ===
+
+
+def make_open_clip_fixture(name, model_cfg, image_size, seed):
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = open_clip.model.CLIP(**model_cfg).eval()
+    perturb_(model, generator)
+    round_to_float16_(model)  # Stored as float16; the reference runs in float32.
+    text_cfg = model_cfg["text_cfg"]
+    pixels = images(generator, 3, image_size)
+    ids = token_ids(generator, 4, text_cfg["context_length"], text_cfg["vocab_size"],
+                    text_cfg["vocab_size"] - 1, 0)
+    with torch.no_grad():
+        image = model.encode_image(torch.tensor(pixels).permute(0, 3, 1, 2), normalize=True)
+        text = model.encode_text(torch.tensor(ids), normalize=True)
+    directory = os.path.join(FIXTURES, name)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    state = {k: v.half().contiguous() for k, v in model.state_dict().items()
+             if v.is_floating_point()}
+    state.update({k: v.contiguous() for k, v in model.state_dict().items()
+                  if not v.is_floating_point()})
+    safetensors.torch.save_file(state, os.path.join(directory, "open_clip_model.safetensors"))
+    preprocess_cfg = {"mean": list(open_clip.OPENAI_DATASET_MEAN),
+                      "std": list(open_clip.OPENAI_DATASET_STD),
+                      "interpolation": "bicubic", "resize_mode": "shortest"}
+    with open(os.path.join(directory, "open_clip_config.json"), "w") as f:
+        json.dump({"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}, f, indent=1)
+    save_npz(os.path.join(directory, "reference.npz"), images=pixels,
+             token_ids=ids.astype(np.int32), image_embeddings=image.numpy(),
+             text_embeddings=text.numpy(), logit_scale=model.logit_scale.detach().numpy())
+    return directory
+
+
+def main():
+    vocab, merges, tokenizer = make_tokenizer_fixture()
+    make_image_processor_fixture()
+    directory = make_hf_clip_fixture(
+        "hf_clip_eos", vocab_size=len(vocab), eos_token_id=vocab["<|endoftext|>"],
+        hidden_act="quick_gelu", seed=1, tokenizer=tokenizer, strings=TOKENIZER_STRINGS,
+        pad_id=vocab["<|endoftext|>"])
+    write_tokenizer_files(directory, vocab, merges)
+    make_hf_clip_fixture("hf_clip_argmax", vocab_size=64, eos_token_id=2,
+                         hidden_act="gelu", seed=2)
+    text_cfg = {"context_length": 16, "vocab_size": 64, "width": 32, "heads": 4, "layers": 2}
+    make_open_clip_fixture(
+        "open_clip_vit",
+        {"embed_dim": 16, "quick_gelu": False, "text_cfg": text_cfg,
+         "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 8,
+                        "patch_size": 8}},
+        image_size=32, seed=3)
+    make_open_clip_fixture(
+        "open_clip_rn",
+        {"embed_dim": 16, "quick_gelu": True, "text_cfg": text_cfg,
+         "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 4,
+                        "head_width": 32}},
+        image_size=64, seed=4)
+    total = sum(os.path.getsize(os.path.join(d, f))
+                for d, _, files in os.walk(FIXTURES) for f in files)
+    print(f"wrote {FIXTURES} ({total / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,3 +10,5 @@ from kerasmm.distribute.collectives import all_gather
 from kerasmm.distribute.collectives import num_replicas
 from kerasmm.distribute.strategy import get_strategy
 from kerasmm.distribute.strategy import num_workers_in_tf_config
+from kerasmm.distribute.trainer import MultiWorkerTrainerMixin
+from kerasmm.distribute.trainer import in_multi_worker_mode

@@ -36,6 +36,7 @@ def test_token_ids_equal_hugging_face_eager():
     assert not mismatched, f"ids differ from HF CLIPTokenizer for {mismatched}"
 
 
+@pytest.mark.slow
 @pytest.mark.tf_only
 def test_token_ids_equal_hugging_face_in_tf_data():
     import tensorflow as tf

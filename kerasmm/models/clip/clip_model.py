@@ -6,6 +6,7 @@ import numbers
 import keras
 from keras import ops
 
+from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.multi_head_attention import check_positive_int
 from kerasmm.losses import ContrastiveLossMixin
 from kerasmm.models.clip.clip_utils import l2_normalize
@@ -53,7 +54,7 @@ def _output_width(encoder, name):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CLIP(ContrastiveLossMixin, keras.Model):
+class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, keras.Model):
     """Contrastive image-text model: two towers and a learnable temperature.
 
     Images go through `vision_encoder`, token ids through `text_encoder`;

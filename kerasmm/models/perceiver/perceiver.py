@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
 from kerasmm.layers.latents import LatentArray
@@ -15,7 +16,7 @@ from kerasmm.models.perceiver.perceiver_layers import serialize_layers
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class Perceiver(keras.Model):
+class Perceiver(MultiWorkerTrainerMixin, keras.Model):
     """Perceiver classifier: the latents re-read the inputs in every block.
 
     Each of `num_blocks` blocks is a cross-attention from the latents to the

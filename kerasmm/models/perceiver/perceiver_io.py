@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
 from kerasmm.layers.latents import LatentArray
@@ -14,7 +15,7 @@ from kerasmm.models.perceiver.perceiver_layers import serialize_layers
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class PerceiverIO(keras.Model):
+class PerceiverIO(MultiWorkerTrainerMixin, keras.Model):
     """Perceiver IO for any input adapter and any decoder.
 
     1. **Encode**: the adapter turns the inputs into `(B, M, C)` features

@@ -178,9 +178,8 @@ class TestPerceiverIO(TestCase):
         assert np.all(np.isfinite(to_numpy(keras.ops.cast(out, "float32"))))
 
     @pytest.mark.parametrize("kwargs, message", [
-        ({"latent_dim": 10}, "latent_dim=10, num_self_attention_heads=2"),
-        ({"num_cross_attention_heads": 3, "latent_dim": 6, "num_self_attention_heads": 1},
-         "latent_dim=6, num_cross_attention_heads=3"),
+        ({"latent_dim": 9}, "latent_dim=9, num_self_attention_heads=2"),
+        ({"num_cross_attention_heads": 3}, "latent_dim=8, num_cross_attention_heads=3"),
         ({"qk_channels": 5}, "qk_channels=5"),
         ({"num_latents": 0}, "num_latents=0"),
         ({"num_blocks": 0}, "num_blocks=0"),

@@ -1,0 +1,117 @@
+"""Lets Keras' `fit` run under `tf.distribute.MultiWorkerMirroredStrategy`.
+
+Keras 3 (up to at least 3.15) cannot `fit` or `evaluate` a model under a
+`MultiWorkerMirroredStrategy` that spans several workers
+(keras-team/keras#20585). Two calls in
+`keras/src/backend/tensorflow/trainer.py` fail:
+
+1. `_maybe_symbolic_build` builds the model from the first batch, which it
+   turns into plain tensors with `strategy.reduce("MEAN", batch,
+   axis=None)`. The multi-worker strategy cannot reduce a nested
+   `PerReplica` batch ("Attempt to convert a value (PerReplica...) with an
+   unsupported type ... to a Tensor").
+2. Past that, `reduce_per_replica` reduces each value the train/test step
+   returns (the metric results, scalars) with `strategy.reduce("MEAN", v,
+   axis=0)`, which fails on a scalar ("Invalid reduction dimension 0 for
+   input with 0 dimensions").
+
+`MultiWorkerTrainerMixin` works around both inside the model class, without
+patching Keras. It changes nothing on other strategies or backends.
+`tests/distribute/test_multi_worker.py` checks that plain Keras still fails,
+so we learn when upstream fixes it and this module can go.
+"""
+
+import keras
+
+
+def in_multi_worker_mode(strategy):
+    """Whether `strategy` is a TF multi-worker strategy with several workers.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`, or anything else (then False).
+
+    Example:
+    >>> import tensorflow as tf
+    >>> kerasmm.distribute.in_multi_worker_mode(tf.distribute.get_strategy())
+    False
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and bool(strategy.extended._in_multi_worker_mode())
+
+
+class MultiWorkerTrainerMixin:
+    """Mixin that lets `fit` / `evaluate` run on several TF workers.
+
+    Mix it in front of `keras.Model` (kerasmm's `CLIP`, `Perceiver` and
+    `PerceiverIO` do). Under a `tf.distribute.MultiWorkerMirroredStrategy`
+    whose `TF_CONFIG` names several workers it works around
+    keras-team/keras#20585 (see this module's docstring):
+
+    - the first batch, used to build the model before training, is read
+      from this worker's first replica instead of being reduced across
+      workers (only its shapes and dtypes matter);
+    - the train and test steps return their scalar logs as shape `(1,)`
+      tensors, which Keras' multi-worker `strategy.reduce("MEAN", v,
+      axis=0)` averages over all replicas into the same scalar the
+      single-worker path computes.
+
+    On every other strategy and on other backends it defers to Keras
+    unchanged.
+
+    Example:
+
+    ```python
+    class MyModel(kerasmm.distribute.MultiWorkerTrainerMixin, keras.Model):
+        ...
+
+    # On each worker, with TF_CONFIG set:
+    strategy = kerasmm.distribute.get_strategy()  # MultiWorkerMirrored
+    with strategy.scope():
+        model = MyModel()
+        model.compile(optimizer="adam", loss=...)
+    model.fit(dataset.batch(global_batch, drop_remainder=True))
+    ```
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is None or not in_multi_worker_mode(strategy):
+            return super()._maybe_symbolic_build(
+                iterator=iterator, data_batch=data_batch
+            )
+        import tensorflow as tf
+
+        def local(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.experimental_local_results(value)[0]
+            return value
+
+        for _, _, distributed_iterator in iterator:
+            data_batch = keras.tree.map_structure(
+                local, next(distributed_iterator)
+            )
+            break
+        return super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def train_step(self, *args, **kwargs):
+        return self._multi_worker_logs(super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return self._multi_worker_logs(super().test_step(*args, **kwargs))
+
+    def _multi_worker_logs(self, logs):
+        if not in_multi_worker_mode(getattr(self, "distribute_strategy", None)):
+            return logs
+        from keras import ops
+
+        def to_rank_1(value):
+            if ops.is_tensor(value) and len(value.shape) == 0:
+                return ops.reshape(value, (1,))
+            return value
+
+        return keras.tree.map_structure(to_rank_1, logs)

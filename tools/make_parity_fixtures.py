@@ -340,8 +340,10 @@ def main():
          "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 4,
                         "head_width": 32}},
         image_size=64, seed=4)
-    total = sum(os.path.getsize(os.path.join(d, f))
-                for d, _, files in os.walk(FIXTURES) for f in files)
+    paths = [os.path.join(d, f) for d, _, files in os.walk(FIXTURES) for f in files]
+    for path in paths:
+        os.chmod(path, 0o644)  # safetensors writes 0600.
+    total = sum(os.path.getsize(path) for path in paths)
     print(f"wrote {FIXTURES} ({total / 1e6:.2f} MB)")
 
 

@@ -30,10 +30,34 @@ def get_strategy(tpu=None):
     distribute, and a `None` strategy keeps `with strategy.scope()` out of
     JAX code). Other backends: returns `None`.
 
-    Call it once, at the start of the program, before building the model,
-    and build and compile inside the strategy's scope on TensorFlow. The
-    contrastive losses in `kerasmm.losses` compute with the *global* batch
-    under every one of these strategies.
+    Call it once, at the start of the program (before any other
+    TensorFlow op), then build and compile inside the strategy's scope on
+    TensorFlow. The contrastive losses in `kerasmm.losses` compute with the
+    *global* batch under every one of these strategies: batch the dataset
+    with the global batch size and `drop_remainder=True`, and each replica
+    gets `global_batch / num_replicas` rows of it.
+
+    The one line, `strategy = kerasmm.distribute.get_strategy()`, in each
+    environment:
+
+    - **Colab TPU** (Runtime > Change runtime type > TPU) or a Cloud TPU
+      VM / node: returns a `TPUStrategy` over all TPU cores, after
+      connecting to and initialising the TPU. Pass `tpu="name"` for a named
+      Cloud TPU that the environment does not announce.
+    - **Several GPUs on one machine**: returns a `MirroredStrategy` over
+      every visible GPU.
+    - **Several machines (multi-host)**: start the same script on every
+      host, each with a `TF_CONFIG` naming all workers and its own index,
+      e.g. on the second host
+      `TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+      "task": {"type": "worker", "index": 1}}'`. It returns a
+      `MultiWorkerMirroredStrategy`; `fit` splits each global batch across
+      the hosts (kerasmm models carry the workaround Keras needs there, see
+      `MultiWorkerTrainerMixin`). `.repeat()` the dataset and pass
+      `steps_per_epoch` so the per-replica batch shape stays static.
+    - **JAX backend** (`KERAS_BACKEND=jax`, e.g. on a TPU VM or several
+      GPUs): sets `keras.distribution.DataParallel` over all devices and
+      returns it; no scope is needed, the arrays are global.
 
     Args:
         tpu: optional TPU name or `"grpc://..."` address, passed to

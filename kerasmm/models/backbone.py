@@ -89,7 +89,8 @@ def assign_weights(model, weights, sources=None):
 # === Building ===
 
 
-def model_class(class_name):
+def registered_class(class_name):
+    """The kerasmm class registered as `kerasmm>{class_name}`."""
     cls = keras.saving.get_registered_object(f"kerasmm>{class_name}")
     if cls is None:
         raise ValueError(f"Unknown kerasmm class {class_name!r} in the preset config")
@@ -110,12 +111,19 @@ def _is_spec(value):
     return isinstance(value, dict) and set(value) == {"class_name", "config"}
 
 
+def _is_layer_config(value):
+    """A nested kerasmm layer or model, as a converter or Keras wrote it."""
+    if not (isinstance(value, dict) and isinstance(value.get("config"), dict)):
+        return False
+    cls = keras.saving.get_registered_object(f"kerasmm>{value.get('class_name')}")
+    return isinstance(cls, type) and issubclass(cls, keras.layers.Layer)
+
+
 def _with_dtype(config, dtype):
-    """Sets `dtype` in `config` and in every nested model config."""
+    """Sets `dtype` in `config` and in every nested kerasmm layer config."""
     config = dict(config, dtype=dtype)
     for key, value in config.items():
-        if isinstance(value, dict) and "class_name" in value and isinstance(
-                value.get("config"), dict):
+        if _is_layer_config(value):
             config[key] = dict(value, config=_with_dtype(value["config"], dtype))
     return config
 
@@ -125,13 +133,13 @@ def instantiate(class_name, config):
     "config"}` specs first."""
     config = {k: instantiate(v["class_name"], v["config"]) if _is_spec(v) else v
               for k, v in config.items()}
-    return model_class(class_name).from_config(config)
+    return registered_class(class_name).from_config(config)
 
 
 def build_model(class_name, config, overrides=None, input_shape=None, build_config=None,
                 expected_class=None):
     """Builds a kerasmm model from plain data, with constructor overrides."""
-    cls = model_class(class_name)
+    cls = registered_class(class_name)
     if expected_class is not None and not issubclass(cls, expected_class):
         raise ValueError(
             f"This preset holds a {class_name}, not a {expected_class.__name__}: use "
@@ -174,7 +182,7 @@ def _read_kerasmm_preset(directory, load_weights):
 
 
 def load_converted(preset, load_weights=True):
-    """`(ConvertedCheckpoint, build_config, directory)` for any preset."""
+    """`(ConvertedCheckpoint, build_config)` for any preset."""
     resolved = preset_download.resolve(preset, load_weights=load_weights)
     if resolved.kind == preset_download.KERASMM_KIND:
         converted, build_config = _read_kerasmm_preset(resolved.directory, load_weights)
@@ -182,7 +190,7 @@ def load_converted(preset, load_weights=True):
         converted = convert.convert(resolved.directory, kind=resolved.kind,
                                     load_weights=load_weights)
         build_config = None
-    return converted, build_config, resolved.directory
+    return converted, build_config
 
 
 def from_preset(preset, load_weights=True, model_class=None, **overrides):
@@ -213,11 +221,17 @@ def from_preset(preset, load_weights=True, model_class=None, **overrides):
     >>> bool(np.allclose(encoder(token_ids), restored(token_ids), atol=1e-6))
     True
     """
-    converted, build_config, _ = load_converted(preset, load_weights)
+    converted, build_config = load_converted(preset, load_weights)
     model = build_model(converted.class_name, converted.config, overrides,
                         input_shape=converted.input_shape, build_config=build_config,
                         expected_class=model_class)
     if load_weights:
+        if not model.built:
+            raise ValueError(
+                f"{converted.class_name} is not built on construction and the preset "
+                "gives no input shape to build it with (ConvertedCheckpoint.input_shape "
+                "or a saved build_config), so its weights cannot be assigned"
+            )
         assign_weights(model, converted.weights, converted.sources)
     return model
 
@@ -276,7 +290,8 @@ def preset_preprocessing(preset):
     """The preprocessing constants of a preset (registry, else its files)."""
     if isinstance(preset, str) and preset in PRESETS and "preprocessing" in PRESETS[preset]:
         return dict(PRESETS[preset]["preprocessing"])
-    return load_converted(preset, load_weights=False)[0].preprocessing
+    converted, _ = load_converted(preset, load_weights=False)
+    return converted.preprocessing
 
 
 def load_tokenizer(preset, **kwargs):

@@ -55,15 +55,19 @@ def _hf_hub_download(**kwargs):
 
 
 def _is_missing_file(error):
-    """True if the repo exists but has no such file (try the next one)."""
+    """True if the Hub answered that the file (or repo, or revision) is not
+    there: the next candidate may have it."""
     try:
         from huggingface_hub.errors import EntryNotFoundError
         from huggingface_hub.errors import LocalEntryNotFoundError
+        from huggingface_hub.errors import RepositoryNotFoundError
+        from huggingface_hub.errors import RevisionNotFoundError
     except ImportError:  # pragma: no cover
         return isinstance(error, FileNotFoundError)
     if isinstance(error, LocalEntryNotFoundError):
         return False  # Offline and not cached: not a reason to try elsewhere.
-    return isinstance(error, (EntryNotFoundError, FileNotFoundError))
+    return isinstance(error, (EntryNotFoundError, RepositoryNotFoundError,
+                              RevisionNotFoundError, FileNotFoundError))
 
 
 def sha256_of(path):

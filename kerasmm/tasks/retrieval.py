@@ -4,11 +4,11 @@ import numpy as np
 
 from kerasmm.metrics import retrieval_recall
 from kerasmm.tasks.task_utils import check_batch_size
-from kerasmm.tasks.task_utils import concat
+from kerasmm.tasks.task_utils import encode_in_batches
 from kerasmm.tasks.task_utils import is_dataset
 from kerasmm.tasks.task_utils import iterate_batches
+from kerasmm.tasks.task_utils import num_items
 from kerasmm.tasks.task_utils import text_batches
-from kerasmm.tasks.task_utils import to_numpy
 
 
 class Retriever:
@@ -80,15 +80,16 @@ class Retriever:
 
     def encode_images(self, images):
         """Embeddings `(N, output_dim)` of an image array or dataset, batched."""
-        return concat((to_numpy(self.clip.encode_image(np.asarray(batch)))
-                       for batch in iterate_batches(images, self.batch_size)),
-                      self.clip.output_dim)
+        return encode_in_batches(
+            lambda batch: self.clip.encode_image(np.asarray(batch)),
+            iterate_batches(images, self.batch_size), self.batch_size,
+            self.clip.output_dim, num_items(images))
 
     def encode_texts(self, texts):
         """Embeddings `(M, output_dim)` of strings or token ids `(M, L)`, batched."""
-        return concat((to_numpy(self.clip.encode_text(batch))
-                       for batch in text_batches(texts, self.tokenizer, self.batch_size)),
-                      self.clip.output_dim)
+        return encode_in_batches(
+            self.clip.encode_text, text_batches(texts, self.tokenizer, self.batch_size),
+            self.batch_size, self.clip.output_dim, num_items(texts))
 
     def index_images(self, images):
         """Encodes and stores the images to search; returns `self`."""

@@ -71,8 +71,36 @@ def to_numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
-def concat(batches, width):
-    batches = list(batches)
-    if not batches:
+def encode_in_batches(encode, batches, batch_size, width, total=None):
+    """`encode` over `batches`, concatenated into a numpy `(N, width)` array.
+
+    When there is more than one batch (`total > batch_size`), a short last
+    batch is padded to `batch_size` by repeating its last row and the extra
+    outputs are dropped: the model then sees one batch shape only (one TF
+    trace, one set of JAX compilations instead of two).
+    """
+    outputs = []
+    for batch in batches:
+        count = len(tree.flatten(batch)[0])
+        if total is not None and total > batch_size and count < batch_size:
+            batch = tree.map_structure(
+                lambda x: _pad_rows(np.asarray(x), batch_size), batch)
+        outputs.append(to_numpy(encode(batch))[:count])
+    if not outputs:
         return np.zeros((0, width), "float32")
-    return np.concatenate(batches, axis=0)
+    return np.concatenate(outputs, axis=0)
+
+
+def _pad_rows(x, size):
+    return np.concatenate([x, np.repeat(x[-1:], size - len(x), axis=0)], axis=0)
+
+
+def num_items(data):
+    """Number of images or texts in `data`; None for a dataset."""
+    if is_dataset(data):
+        return None
+    if isinstance(data, str):
+        return 1
+    if isinstance(data, dict):
+        return len(data["token_ids"])
+    return len(data)

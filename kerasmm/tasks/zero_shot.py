@@ -6,7 +6,7 @@ from keras import ops
 
 from kerasmm.models.clip.clip_utils import l2_normalize
 from kerasmm.tasks.task_utils import check_batch_size
-from kerasmm.tasks.task_utils import concat
+from kerasmm.tasks.task_utils import encode_in_batches
 from kerasmm.tasks.task_utils import is_dataset
 from kerasmm.tasks.task_utils import text_batches
 from kerasmm.tasks.task_utils import to_numpy
@@ -131,10 +131,10 @@ class ZeroShotClassifier(keras.Model):
 
     def update_class_embeddings(self):
         """Re-encodes the prompts (in batches) and stores the class embeddings."""
-        embeddings = concat(
-            (to_numpy(self.clip.encode_text(batch))
-             for batch in text_batches(self.prompts(), self.tokenizer, self.batch_size)),
-            self.clip.output_dim)
+        prompts = self.prompts()
+        embeddings = encode_in_batches(
+            self.clip.encode_text, text_batches(prompts, self.tokenizer, self.batch_size),
+            self.batch_size, self.clip.output_dim, len(prompts))
         embeddings = embeddings.reshape(len(self.class_names), len(self.templates), -1)
         # Each prompt embedding is already unit-norm; average, then renormalise.
         self.class_embeddings.assign(l2_normalize(ops.mean(embeddings, axis=1)))

@@ -1,6 +1,7 @@
 """Shared helpers of the converter parity tests (fixtures made by
 tools/make_parity_fixtures.py with torch, transformers and open_clip)."""
 
+import functools
 import os
 import shutil
 
@@ -38,3 +39,12 @@ def copy_fixture(name, tmp_path):
     directory = os.path.join(tmp_path, name)
     shutil.copytree(fixture(name), directory)
     return directory
+
+
+@functools.lru_cache(maxsize=None)
+def converted_model(name):
+    """The fixture checkpoint `name` as a kerasmm model, converted once per
+    test session (tests must not modify it)."""
+    from kerasmm.models import backbone
+
+    return backbone.from_preset(fixture(name))

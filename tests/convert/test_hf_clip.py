@@ -10,13 +10,15 @@ from kerasmm import convert
 from kerasmm.convert import hf_clip
 from kerasmm.models import CLIP
 from kerasmm.models import backbone
-from tests.convert.parity import ATOL, assert_clip_parity, copy_fixture, fixture
+from tests.convert.parity import ATOL, assert_clip_parity, converted_model, copy_fixture
+from tests.convert.parity import fixture
 from tests.convert.parity import max_abs_diff, reference
 
 
 @pytest.mark.parametrize("name", ["hf_clip_eos", "hf_clip_argmax"])
 def test_parity_with_transformers(name):
-    model = backbone.from_preset(fixture(name), model_class=CLIP)
+    model = converted_model(name)
+    assert isinstance(model, CLIP)
     assert_clip_parity(model, reference(name))
 
 
@@ -24,7 +26,7 @@ def test_parity_through_the_tokenizer():
     """Strings tokenized by kerasmm give HF's text embeddings (HF tokenized
     them with its own CLIPTokenizer)."""
     directory = fixture("hf_clip_eos")
-    model = backbone.from_preset(directory)
+    model = converted_model("hf_clip_eos")
     tokenizer = backbone.load_tokenizer(directory)
     with open(os.path.join(directory, "strings.json"), encoding="utf-8") as f:
         strings = json.load(f)

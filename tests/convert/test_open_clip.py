@@ -10,13 +10,15 @@ from kerasmm import convert
 from kerasmm.convert import open_clip
 from kerasmm.models import CLIP
 from kerasmm.models import backbone
-from tests.convert.parity import assert_clip_parity, copy_fixture, fixture, reference
+from tests.convert.parity import assert_clip_parity, converted_model, copy_fixture, fixture
+from tests.convert.parity import reference
 
 
 @pytest.mark.parametrize("name", ["open_clip_vit", "open_clip_rn"])
 def test_parity_with_open_clip(name):
     """float16 checkpoint tensors, float32 model: outputs equal open_clip's."""
-    model = backbone.from_preset(fixture(name), model_class=CLIP)
+    model = converted_model(name)
+    assert isinstance(model, CLIP)
     assert_clip_parity(model, reference(name))
 
 

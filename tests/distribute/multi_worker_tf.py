@@ -8,7 +8,7 @@ workers, creates a `MultiWorkerMirroredStrategy` and
    kerasmm's symbolic-build workaround (expected to fail reducing the
    scalar logs);
 2. `fit`s a tiny kerasmm CLIP for 3 steps on the global batches, each
-   worker reading its half of each batch.
+   worker reading its half of each batch, then `evaluate`s the first.
 
 `python multi_worker_tf.py single OUT.npz`: the same CLIP `fit` in one
 process on one device, the reference.
@@ -68,21 +68,28 @@ def make_clip():
 
 
 def global_batches(data):
-    """The same global batches in every process; tf.distribute splits
-    each one across the workers (auto-sharding rebatches, then shards)."""
+    """The same global batches in every process, repeated.
+
+    Under the multi-worker strategy `fit` splits each global batch across
+    the workers (tf.distribute's auto-sharding rebatches, then shards).
+    `repeat()` keeps the per-replica batch size static: for a finite
+    dataset tf.distribute allows a partial last batch and drops it.
+    """
     return tf.data.Dataset.from_tensor_slices(data).batch(
-        GLOBAL_BATCH, drop_remainder=True)
+        GLOBAL_BATCH, drop_remainder=True).repeat()
 
 
 def fit_clip():
     with STRATEGY.scope():
         model = make_clip()
         initial = [np.array(w) for w in model.get_weights()]
-        model.compile(optimizer=keras.optimizers.SGD(0.5),
+        model.compile(optimizer=keras.optimizers.SGD(0.1),
                       loss=kerasmm.losses.CLIPLoss())
-    dataset = global_batches(clip_data(STEPS * GLOBAL_BATCH))
-    history = model.fit(dataset, epochs=1, verbose=0)
-    evaluation = model.evaluate(dataset.take(1), verbose=0)
+    data = clip_data(STEPS * GLOBAL_BATCH)
+    history = model.fit(global_batches(data), epochs=1,
+                        steps_per_epoch=STEPS, verbose=0)
+    first = {k: v[:GLOBAL_BATCH] for k, v in data.items()}
+    evaluation = model.evaluate(global_batches(first), steps=1, verbose=0)
     return model, initial, history.history["loss"][0], evaluation
 
 

@@ -18,7 +18,7 @@ from kerasmm.models import backbone
 from kerasmm.models import preset_download
 from kerasmm.models.presets import PRESETS
 from kerasmm.preprocessing import CLIPImagePreprocessor
-from tests.convert.parity import assert_clip_parity, fixture, reference
+from tests.convert.parity import assert_clip_parity, converted_model, fixture, reference
 from tests.test_case import assert_trees_close
 
 TEXT = dict(vocabulary_size=674, context_length=24, hidden_dim=16, num_layers=1,
@@ -87,7 +87,7 @@ def fake_hub(monkeypatch, repos):
 
 def test_registry_entries_are_well_formed():
     for name, entry in PRESETS.items():
-        assert backbone.model_class(entry["class_name"]), name
+        assert backbone.registered_class(entry["class_name"]), name
         assert entry["description"], name
         assert ("sources" in entry) != ("package_data" in entry), name
         for source in entry.get("sources", []):
@@ -154,7 +154,7 @@ def test_save_and_load_round_trip(tmp_path, resnet):
 
 
 def test_converted_checkpoint_round_trips_through_a_preset(tmp_path):
-    model = backbone.from_preset(fixture("open_clip_rn"))
+    model = converted_model("open_clip_rn")
     directory = os.path.join(tmp_path, "rn")
     backbone.save_to_preset(model, directory)
     assert_clip_parity(backbone.from_preset(directory), reference("open_clip_rn"))
@@ -178,6 +178,8 @@ def test_overrides_must_be_constructor_arguments(tmp_path):
     assert model.name == "renamed" and model.logit_scale_init == 0.5
     # The checkpoint's logit_scale, not the override's init, is loaded.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.logit_scale), 1.5)
+    half = backbone.from_preset(directory, dtype="bfloat16")  # Keras-serialized towers.
+    assert half.text_encoder.compute_dtype == "bfloat16"
 
 
 def test_dtype_override_reaches_the_towers():

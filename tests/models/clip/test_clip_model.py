@@ -123,6 +123,7 @@ class TestCLIPOutputs(TestCase):
         assert float(to_numpy(restored.logit_scale)) == 3.0
         assert restored.get_config() == model.get_config()
 
+    @pytest.mark.slow  # ~2 min on the JAX backend (eager per-shape compilation)
     def test_modified_resnet_tower(self):
         vision = ModifiedResNet(block_counts=(1, 1, 1, 1), width=8, num_heads=4,
                                 output_dim=16, image_size=32)

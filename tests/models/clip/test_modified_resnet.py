@@ -77,6 +77,11 @@ class TestModifiedResNet(TestCase):
                 block.bn3.gamma.assign(np.ones(block.bn3.gamma.shape, "float32"))
         self.run_model_test(model, rand(2, 32, 32, 3), expected_output_shape=(2, 16))
 
+    def test_mixed_precision(self):
+        small = {**TINY, "block_counts": (1, 1, 1, 1), "image_size": 32}
+        self.check_mixed_precision(ModifiedResNet, small, rand(2, 32, 32, 3), {},
+                                   "mixed_bfloat16")
+
     def test_matches_openai_forward(self):
         model = ModifiedResNet(**TINY)
         numpy_clip.randomize_weights(model)

@@ -191,7 +191,7 @@ class TestPerceiverIO(TestCase):
     def test_bad_inputs_and_components(self):
         with pytest.raises(ValueError, match=r"image_shape=\(4, 4, 3\).*\(2, 5, 4, 3\)"):
             image_model()(rand(2, 5, 4, 3))
-        with pytest.raises(ValueError, match="adapter width=22"):
+        with pytest.raises(ValueError, match="num_cross_attention_heads=4, adapter width=13"):
             image_model(num_cross_attention_heads=4)(rand(2, 4, 4, 3))
         with pytest.raises(ValueError, match="tie_embeddings=True.*ImageAdapter"):
             PerceiverIO(ImageAdapter((4, 4, 3)), MaskedLMDecoder(), **TINY)

@@ -1,0 +1,7 @@
+"""`python -m kerasmm ...` runs the `kerasmm` command."""
+
+import sys
+
+from kerasmm.cli import main
+
+sys.exit(main())

@@ -11,7 +11,6 @@ stdout is one JSON object with the results.
 
 import argparse
 import json
-import os
 import sys
 
 JSON_KEYS = (
@@ -93,8 +92,6 @@ def _json_line(results):
 
 
 def run_demo_command(args):
-    # Quiet TensorFlow's C++ start-up logs (stderr) unless the user set a level.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerasmm.demo import run_demo
 
     results = run_demo(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,

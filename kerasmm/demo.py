@@ -69,19 +69,34 @@ PNG_FILENAME = "retrievals.png"
 
 
 def build_conv_encoder(image_size=32, conv_widths=(16, 32, 64), output_dim=64,
-                       name="vision_encoder"):
-    """A compact CNN image tower: `(B, S, S, 3)` -> `(B, output_dim)`.
+                       color_width=8, name="vision_encoder"):
+    """A compact two-stream CNN image tower: `(B, S, S, 3)` -> `(B, output_dim)`.
 
-    3x3 ReLU convolutions of `conv_widths` channels, a 2x2 max-pool after
-    each but the last, global average pooling and a two-layer MLP.
+    The first layer looks at form and colour separately: 3x3 convolutions
+    of the brightest channel of each pixel (form, nearly the same for every
+    colour) beside 1x1 convolutions of the pixel's colour (`color_width`
+    channels, no spatial extent). Their concatenation goes through 3x3 ReLU
+    convolutions of `conv_widths[1:]` channels with 2x2 max-pools, global
+    average pooling and a two-layer MLP. Keeping form apart from colour at
+    the first layer is what lets the model recognise colour x shape
+    combinations it never saw (the shapes dataset's held-out classes);
+    a plain CNN of the same cost gets about half of them right after the
+    demo's training, this one most. Only standard Keras layers, so a saved
+    model loads without kerasmm-specific code for this tower.
     """
     layers = keras.layers
     inputs = keras.Input((image_size, image_size, 3), name="images")
-    x = inputs
-    for i, width in enumerate(conv_widths):
+    # Max over the colour channels, with standard (serializable) layers.
+    brightness = layers.Reshape((image_size, image_size, 3, 1), name="split_channels")(inputs)
+    brightness = layers.MaxPooling3D((1, 1, 3), name="max_channel")(brightness)
+    brightness = layers.Reshape((image_size, image_size, 1), name="brightness")(brightness)
+    form = layers.Conv2D(conv_widths[0], 3, padding="same", activation="relu",
+                         name="form_conv")(brightness)
+    color = layers.Conv2D(color_width, 1, activation="relu", name="color_conv")(inputs)
+    x = layers.Concatenate(name="form_and_color")([form, color])
+    for i, width in enumerate(conv_widths[1:]):
+        x = layers.MaxPooling2D(name=f"pool_{i}")(x)
         x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        if i < len(conv_widths) - 1:
-            x = layers.MaxPooling2D(name=f"pool_{i}")(x)
     x = layers.GlobalAveragePooling2D(name="average")(x)
     x = layers.Dense(2 * output_dim, activation="relu", name="hidden")(x)
     outputs = layers.Dense(output_dim, name="output")(x)
@@ -153,8 +168,9 @@ def train_clip(clip, dataset, epochs, steps_per_epoch=None, learning_rate=4e-3,
         warmup_target=learning_rate, warmup_steps=warmup)
     clip.compile(optimizer=keras.optimizers.Adam(schedule), loss=losses.CLIPLoss())
     start = time.perf_counter()
+    # shuffle=False: the dataset shuffles itself (fit would only warn).
     history = clip.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       verbose=verbose)
+                       shuffle=False, verbose=verbose)
     return history, time.perf_counter() - start
 
 

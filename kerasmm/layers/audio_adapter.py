@@ -39,7 +39,7 @@ class AudioAdapter(BaseAdapter):
 
     Example:
     >>> adapter = AudioAdapter(samples_per_patch=16, num_bands=8)
-    >>> adapter(keras.random.normal((2, 128, 1)))["features"].shape
+    >>> tuple(adapter(keras.random.normal((2, 128, 1)))["features"].shape)
     (2, 8, 33)
 
     Reference:

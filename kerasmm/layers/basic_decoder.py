@@ -48,7 +48,7 @@ class BasicDecoder(BaseDecoder):
     Example:
     >>> decoder = BasicDecoder(output_num_channels=3, output_index_dims=(4, 4),
     ...                        position_encoding="fourier", num_bands=2)
-    >>> decoder(keras.random.normal((2, 8, 16))).shape
+    >>> tuple(decoder(keras.random.normal((2, 8, 16))).shape)
     (2, 4, 4, 3)
 
     Reference:

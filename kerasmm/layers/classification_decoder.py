@@ -29,7 +29,7 @@ class ClassificationDecoder(BaseDecoder):
 
     Example:
     >>> decoder = ClassificationDecoder(num_classes=10)
-    >>> decoder(keras.random.normal((2, 16, 32))).shape
+    >>> tuple(decoder(keras.random.normal((2, 16, 32))).shape)
     (2, 10)
 
     Reference:

@@ -74,7 +74,7 @@ class ImageAdapter(BaseAdapter):
     >>> adapter = ImageAdapter((8, 8, 3), preprocessing="patches",
     ...                        spatial_downsample=2, num_bands=4)
     >>> out = adapter(keras.random.normal((2, 8, 8, 3)))
-    >>> out["features"].shape  # 4x4 patches of 2*2*3 values, + 2 + 2*2*4 positions
+    >>> tuple(out["features"].shape)  # 4x4 patches of 2*2*3 values, + 2 + 2*2*4 positions
     (2, 16, 30)
 
     Reference:

@@ -24,7 +24,7 @@ class LabelAdapter(keras.layers.Layer):
         `{"features": (B, 1, num_classes)}`.
 
     Example:
-    >>> LabelAdapter(num_classes=5)(keras.ops.eye(5)[:2])["features"].shape
+    >>> tuple(LabelAdapter(num_classes=5)(keras.ops.eye(5)[:2])["features"].shape)
     (2, 1, 5)
     """
 

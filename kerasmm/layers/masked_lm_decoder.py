@@ -47,7 +47,7 @@ class MaskedLMDecoder(BaseDecoder):
     Example:
     >>> decoder = MaskedLMDecoder(vocabulary_size=262, max_sequence_length=16,
     ...                           tie_embeddings=False)
-    >>> decoder(keras.random.normal((2, 8, 32))).shape
+    >>> tuple(decoder(keras.random.normal((2, 8, 32))).shape)
     (2, 16, 262)
 
     Reference:

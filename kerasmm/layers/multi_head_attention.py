@@ -99,6 +99,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_channels = output_channels
         self.use_bias = use_bias
         self.attention_dropout = attention_dropout
+        # Padding arrives as `attention_mask`; a Keras mask riding on the
+        # normalised inputs is already folded into it.
+        self.supports_masking = True
         self._dropout = keras.layers.Dropout(attention_dropout, dtype=self.dtype_policy)
 
     def _resolved_channels(self, query_shape):
@@ -135,7 +138,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _split_heads(self, x):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        return ops.reshape(x, (batch, length, self.num_heads, -1))
+        # A static head width: with -1, graphs with an unknown batch lose it.
+        return ops.reshape(x, (batch, length, self.num_heads,
+                               x.shape[-1] // self.num_heads))
 
     def call(self, query, context, attention_mask=None, training=None):
         q = self._split_heads(self.query_dense(query))
@@ -146,7 +151,7 @@ class MultiHeadAttention(keras.layers.Layer):
             mask = ops.cast(attention_mask, "bool")[:, None, :, :]
         x = dot_product_attention(q, k, v, mask, self._dropout, training)
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (batch, length, -1))
+        x = ops.reshape(x, (batch, length, x.shape[-2] * x.shape[-1]))
         return self.output_dense(x)
 
     def compute_output_shape(self, query_shape, context_shape):

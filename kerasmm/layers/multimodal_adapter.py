@@ -71,12 +71,13 @@ class MultimodalAdapter(keras.layers.Layer):
         modality has one.
 
     Example:
+    >>> from kerasmm.layers import AudioAdapter, LabelAdapter
     >>> adapter = MultimodalAdapter({
     ...     "audio": AudioAdapter(samples_per_patch=4, num_bands=2),
     ...     "label": LabelAdapter(num_classes=3)})
     >>> out = adapter({"audio": keras.random.normal((2, 16, 1)),
     ...                "label": keras.ops.zeros((2, 3))})
-    >>> out["features"].shape  # 4 audio patches + 1 label, width max(9, 3) + 2
+    >>> tuple(out["features"].shape)  # 4 audio patches + 1 label, width max(9, 3) + 2
     (2, 5, 11)
     >>> adapter.modality_starts
     {'audio': 0, 'label': 4}

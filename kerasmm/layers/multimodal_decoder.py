@@ -45,13 +45,14 @@ class MultimodalDecoder(BaseDecoder):
         dict modality -> that decoder's outputs.
 
     Example:
+    >>> from kerasmm.layers import BasicDecoder, ClassificationDecoder
     >>> decoder = MultimodalDecoder({
     ...     "image": BasicDecoder(3, output_index_dims=(4, 4),
     ...                           position_encoding="fourier", num_bands=2),
     ...     "label": ClassificationDecoder(num_classes=5, query_dim=8)},
     ...     output_num_channels=16)
     >>> out = decoder(keras.random.normal((2, 8, 32)))
-    >>> out["image"].shape, out["label"].shape
+    >>> tuple(out["image"].shape), tuple(out["label"].shape)
     ((2, 4, 4, 3), (2, 5))
 
     Reference:

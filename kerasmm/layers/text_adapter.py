@@ -48,7 +48,7 @@ class TextAdapter(keras.layers.Layer):
     >>> adapter = TextAdapter(max_sequence_length=16, embedding_dim=8)
     >>> ids = keras.ops.array([[10, 11, 12, 0]])
     >>> out = adapter({"token_ids": ids, "padding_mask": ids != 0})
-    >>> out["features"].shape, out["padding_mask"].shape
+    >>> tuple(out["features"].shape), tuple(out["padding_mask"].shape)
     ((1, 4, 8), (1, 4))
 
     Reference:

@@ -51,7 +51,7 @@ class VideoAdapter(BaseAdapter):
     Example:
     >>> adapter = VideoAdapter((4, 8, 8, 3), temporal_downsample=2,
     ...                        spatial_downsample=4, num_bands=2)
-    >>> adapter(keras.random.normal((1, 4, 8, 8, 3)))["features"].shape
+    >>> tuple(adapter(keras.random.normal((1, 4, 8, 8, 3)))["features"].shape)
     (1, 8, 111)
 
     Reference:

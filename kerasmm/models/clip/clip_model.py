@@ -9,6 +9,7 @@ from keras import ops
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.multi_head_attention import check_positive_int
 from kerasmm.losses import ContrastiveLossMixin
+from kerasmm.models.backbone import PresetMixin
 from kerasmm.models.clip.clip_utils import l2_normalize
 from kerasmm.models.clip.modified_resnet import ModifiedResNet
 from kerasmm.models.clip.text_transformer import TextTransformer
@@ -54,7 +55,7 @@ def _output_width(encoder, name):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, keras.Model):
+class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Model):
     """Contrastive image-text model: two towers and a learnable temperature.
 
     Images go through `vision_encoder`, token ids through `text_encoder`;

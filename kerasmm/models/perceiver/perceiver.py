@@ -7,12 +7,12 @@ from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
 from kerasmm.layers.latents import LatentArray
-from kerasmm.models.perceiver.perceiver_layers import adapter_features
-from kerasmm.models.perceiver.perceiver_layers import check_context_heads
-from kerasmm.models.perceiver.perceiver_layers import check_layer
-from kerasmm.models.perceiver.perceiver_layers import check_perceiver_args
-from kerasmm.models.perceiver.perceiver_layers import deserialize_layers
-from kerasmm.models.perceiver.perceiver_layers import serialize_layers
+from kerasmm.models.perceiver.perceiver_utils import adapter_features
+from kerasmm.models.perceiver.perceiver_utils import check_context_heads
+from kerasmm.models.perceiver.perceiver_utils import check_layer
+from kerasmm.models.perceiver.perceiver_utils import check_perceiver_args
+from kerasmm.models.perceiver.perceiver_utils import deserialize_layers
+from kerasmm.models.perceiver.perceiver_utils import serialize_layers
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -58,7 +58,7 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
     >>> model = Perceiver(ImageAdapter((8, 8, 3), num_bands=4), num_latents=8,
     ...                   latent_dim=16, num_classes=10, num_blocks=3,
     ...                   num_self_attends_per_block=1, num_self_attention_heads=2)
-    >>> model(np.zeros((2, 8, 8, 3), "float32")).shape
+    >>> tuple(model(np.zeros((2, 8, 8, 3), "float32")).shape)
     (2, 10)
 
     Reference:

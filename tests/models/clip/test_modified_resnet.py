@@ -77,6 +77,7 @@ class TestModifiedResNet(TestCase):
                 block.bn3.gamma.assign(np.ones(block.bn3.gamma.shape, "float32"))
         self.run_model_test(model, rand(2, 32, 32, 3), expected_output_shape=(2, 16))
 
+    @pytest.mark.slow  # a few seconds on TF, ~1 min on JAX (per-shape compilation)
     def test_mixed_precision(self):
         small = {**TINY, "block_counts": (1, 1, 1, 1), "image_size": 32}
         self.check_mixed_precision(ModifiedResNet, small, rand(2, 32, 32, 3), {},

@@ -39,8 +39,8 @@ def text_model(decoder=None, **kwargs):
                        decoder, **{**TINY, "num_cross_attention_heads": 2, **kwargs})
 
 
-def text_inputs():
-    ids = RNG.integers(6, 20, size=(3, 7)).astype("int32")
+def text_inputs(rng=RNG):
+    ids = rng.integers(6, 20, size=(3, 7)).astype("int32")
     mask = np.ones((3, 7), bool)
     mask[0, 4:] = mask[1, 6:] = False
     return {"token_ids": np.where(mask, ids, 0).astype("int32"), "padding_mask": mask}
@@ -125,21 +125,21 @@ class TestPerceiverIO(TestCase):
     @pytest.mark.slow
     def test_fit_reduces_loss_image_classification(self):
         model = image_model()
-        x = rand(8, 4, 4, 3)
+        x = np.random.default_rng(0).normal(size=(8, 4, 4, 3)).astype("float32")
         y = np.arange(8) % 3
-        model.compile(optimizer=keras.optimizers.Adam(0.01),
+        model.compile(optimizer=keras.optimizers.Adam(0.003),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        history = model.fit(x, y, batch_size=8, epochs=15, verbose=0).history["loss"]
+        history = model.fit(x, y, batch_size=8, epochs=40, verbose=0).history["loss"]
         assert history[-1] < 0.5 * history[0], history
 
     @pytest.mark.slow
     def test_fit_reduces_loss_masked_bytes(self):
         model = text_model()
-        x = text_inputs()
+        x = text_inputs(np.random.default_rng(0))
         weight = x["padding_mask"].astype("float32")
-        model.compile(optimizer=keras.optimizers.Adam(0.01),
+        model.compile(optimizer=keras.optimizers.Adam(0.003),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        history = model.fit(x, x["token_ids"], sample_weight=weight, batch_size=3, epochs=15,
+        history = model.fit(x, x["token_ids"], sample_weight=weight, batch_size=3, epochs=40,
                             verbose=0).history["loss"]
         assert history[-1] < 0.7 * history[0], history
 

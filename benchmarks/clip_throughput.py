@@ -1,0 +1,278 @@
+"""ViT-B/32 CLIP throughput: kerasmm beside keras-hub's `CLIPBackbone`.
+
+Builds the same CLIP twice with random weights, OpenAI's ViT-B/32 config
+(vision: 224 px, patch 32, width 768, 12 layers, 12 heads; text: vocabulary
+49408, 77 tokens, width 512, 12 layers, 8 heads; joint embedding 512):
+
+- kerasmm: `kerasmm.models.CLIP(VisionTransformer(...), TextTransformer(...))`
+  trained with `kerasmm.losses.CLIPLoss()`;
+- keras-hub: `keras_hub.models.CLIPBackbone(CLIPVisionEncoder(...),
+  CLIPTextEncoder(...), projection_dim=512)`, whose outputs are the logits
+  `{"vision_logits", "text_logits"}`; its loss is the same symmetric CLIP
+  loss written on them: sparse categorical cross-entropy against
+  `arange(batch)` on each, weighted 1/2.
+
+It checks that both have the same number of parameters, then times, in the
+same process and alternating the two models call by call (so that a busy
+machine slows both alike), inference (`predict_on_batch`) and a train step
+(`train_on_batch`: forward + loss + backward + Adam update), both compiled
+with XLA (`jit_compile=True`). It prints samples/s, the kerasmm / keras-hub
+ratios, and the model FLOP utilisation (MFU): model FLOP/s over the GEMM
+peak measured here (the best of a large float32 matmul, same backend).
+
+Model FLOPs are counted analytically (`clip_forward_flops`): every matmul
+costs 2 flops per multiply-add; per transformer layer and token
+`24 * width^2` (q, k, v and output projections `4 w^2`, MLP `8 w^2`, times
+2), plus attention `4 * tokens^2 * width` per layer (q k^T and weights @ v;
+the causal text mask is computed in full), plus the patch convolution and
+the projections. A train step costs 3x the forward (backward = 2x).
+Embedding lookups, LayerNorms, softmax and activations are not counted.
+On JAX the script also prints XLA's own flop count of the kerasmm forward.
+
+Usage:
+    python benchmarks/clip_throughput.py                # ViT-B/32, batch 8
+    python benchmarks/clip_throughput.py --quick        # tiny config, seconds
+    python benchmarks/clip_throughput.py --backend jax --batch-size 32
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+VIT_B32 = {
+    "image_size": 224, "patch_size": 32, "vision_width": 768, "vision_layers": 12,
+    "vision_heads": 12, "vocabulary_size": 49408, "context_length": 77,
+    "text_width": 512, "text_layers": 12, "text_heads": 8, "embed_dim": 512,
+}
+TINY = {
+    "image_size": 32, "patch_size": 8, "vision_width": 64, "vision_layers": 2,
+    "vision_heads": 2, "vocabulary_size": 1000, "context_length": 16,
+    "text_width": 64, "text_layers": 2, "text_heads": 2, "embed_dim": 32,
+}
+
+
+def clip_forward_flops(c):
+    """Analytic forward FLOPs of one image-text pair (see module docstring)."""
+
+    def transformer(tokens, width, layers):
+        return layers * (24 * tokens * width ** 2 + 4 * tokens ** 2 * width)
+
+    patches = (c["image_size"] // c["patch_size"]) ** 2
+    patch_conv = 2 * patches * c["patch_size"] ** 2 * 3 * c["vision_width"]
+    vision = patch_conv + transformer(patches + 1, c["vision_width"],
+                                      c["vision_layers"])
+    text = transformer(c["context_length"], c["text_width"], c["text_layers"])
+    projections = 2 * c["embed_dim"] * (c["vision_width"] + c["text_width"])
+    return vision + text + projections
+
+
+# === The two models ===
+
+
+def build_kerasmm(c):
+    import kerasmm
+
+    vision = kerasmm.models.VisionTransformer(
+        image_size=c["image_size"], patch_size=c["patch_size"],
+        hidden_dim=c["vision_width"], num_layers=c["vision_layers"],
+        num_heads=c["vision_heads"], output_dim=c["embed_dim"])
+    text = kerasmm.models.TextTransformer(
+        vocabulary_size=c["vocabulary_size"], context_length=c["context_length"],
+        hidden_dim=c["text_width"], num_layers=c["text_layers"],
+        num_heads=c["text_heads"], output_dim=c["embed_dim"])
+    return kerasmm.models.CLIP(vision, text)
+
+
+def build_keras_hub(c):
+    import keras_hub
+
+    vision = keras_hub.models.CLIPVisionEncoder(
+        patch_size=c["patch_size"], hidden_dim=c["vision_width"],
+        num_layers=c["vision_layers"], num_heads=c["vision_heads"],
+        intermediate_dim=4 * c["vision_width"], intermediate_activation="quick_gelu",
+        image_shape=(c["image_size"], c["image_size"], 3))
+    text = keras_hub.models.CLIPTextEncoder(
+        vocabulary_size=c["vocabulary_size"], embedding_dim=c["text_width"],
+        hidden_dim=c["text_width"], num_layers=c["text_layers"],
+        num_heads=c["text_heads"], intermediate_dim=4 * c["text_width"],
+        intermediate_activation="quick_gelu", max_sequence_length=c["context_length"])
+    return keras_hub.models.CLIPBackbone(vision, text, projection_dim=c["embed_dim"])
+
+
+def compile_kerasmm(model):
+    import keras
+
+    import kerasmm
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-5),
+                  loss=kerasmm.losses.CLIPLoss(), jit_compile=True)
+
+
+def compile_keras_hub(model):
+    import keras
+
+    def cross_entropy():
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    # CLIP's loss on keras-hub's logits: (CE(image->text) + CE(text->image)) / 2.
+    model.compile(optimizer=keras.optimizers.Adam(1e-5),
+                  loss={"vision_logits": cross_entropy(), "text_logits": cross_entropy()},
+                  loss_weights={"vision_logits": 0.5, "text_logits": 0.5},
+                  jit_compile=True)
+
+
+def make_batch(c, batch_size, seed=0):
+    """Random images and token ids whose end-of-text (largest id) ends each row."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal(
+        (batch_size, c["image_size"], c["image_size"], 3)).astype("float32")
+    length = c["context_length"]
+    token_ids = rng.integers(1, c["vocabulary_size"] - 1, (batch_size, length))
+    ends = rng.integers(length // 2, length, batch_size)
+    for row, end in enumerate(ends):
+        token_ids[row, end] = c["vocabulary_size"] - 1
+        token_ids[row, end + 1:] = 0
+    x = {"images": keras.ops.convert_to_tensor(images),
+         "token_ids": keras.ops.convert_to_tensor(token_ids.astype("int32"))}
+    labels = keras.ops.convert_to_tensor(np.arange(batch_size, dtype="int32"))
+    return x, {"vision_logits": labels, "text_logits": labels}
+
+
+def interleaved(calls, rounds):
+    """Times each named call once per round, alternating who goes first.
+
+    Returns `{name: [seconds per round]}`.
+    """
+    names = list(calls)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def xla_forward_flops(model, x):
+    """XLA's flop count of the model's forward pass (JAX), or None."""
+    import jax
+
+    def forward(trainable, non_trainable, inputs):
+        return model.stateless_call(trainable, non_trainable, inputs)[0]
+
+    stats = _common.jax_compiled_stats(
+        jax.jit(forward), [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables], x)
+    return stats["xla_flops"]
+
+
+# === Benchmark ===
+
+
+def parse_args(argv=None):
+    parser = _common.base_parser(__doc__.splitlines()[0], subprocesses=False)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="samples per step (default 8; quick 4)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="timed calls per model and mode (default 5; quick 2)")
+    parser.add_argument("--gemm-size", type=int, default=None,
+                        help="side of the matmul that measures the peak (default 2048)")
+    args = parser.parse_args(argv)
+    args.config = TINY if args.quick else VIT_B32
+    args.batch_size = args.batch_size or (4 if args.quick else 8)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.gemm_size = args.gemm_size or (256 if args.quick else 2048)
+    return args
+
+
+def run(args):
+    import keras
+
+    c, batch = args.config, args.batch_size
+    keras.utils.set_random_seed(0)
+    models = {"kerasmm": build_kerasmm(c), "keras-hub": build_keras_hub(c)}
+    compile_kerasmm(models["kerasmm"])
+    compile_keras_hub(models["keras-hub"])
+    params = {name: m.count_params() for name, m in models.items()}
+    _common.print_table(
+        ["model", "parameters"],
+        [[name, f"{count:,}"] for name, count in params.items()],
+        title=f"CLIP config {c}")
+    if params["kerasmm"] != params["keras-hub"]:
+        print(f"WARNING: parameter counts differ by "
+              f"{params['kerasmm'] - params['keras-hub']:+,}")
+    else:
+        print("parameter counts match")
+
+    x, y = make_batch(c, batch)
+    forward_flops = clip_forward_flops(c)
+    print(f"analytic forward FLOPs per sample: {forward_flops / 1e9:.3f} GFLOP "
+          f"(train step: 3x = {3 * forward_flops / 1e9:.3f} GFLOP)")
+    if keras.backend.backend() == "jax":
+        xla = xla_forward_flops(models["kerasmm"], x)
+        if xla:
+            print(f"XLA cost analysis, kerasmm forward: {xla / batch / 1e9:.3f} "
+                  "GFLOP per sample")
+
+    peaks = [_common.gemm_peak_gflops(args.gemm_size)]
+    infer = {name: (lambda m=m: m.predict_on_batch(x)) for name, m in models.items()}
+    train = {
+        "kerasmm": lambda: models["kerasmm"].train_on_batch(x),
+        "keras-hub": lambda: models["keras-hub"].train_on_batch(x, y),
+    }
+    compile_seconds = {}
+    for mode, calls in (("inference", infer), ("train", train)):
+        for name, call in calls.items():  # first calls compile
+            start = time.perf_counter()
+            call()
+            compile_seconds[(mode, name)] = time.perf_counter() - start
+    results = {"inference": interleaved(infer, args.rounds),
+               "train": interleaved(train, args.rounds)}
+    peaks.append(_common.gemm_peak_gflops(args.gemm_size))
+    peak = max(peaks)
+    print(f"GEMM peak ({args.gemm_size}^3 float32 matmul, XLA): {peak:.1f} GFLOP/s "
+          f"(before: {peaks[0]:.1f}, after: {peaks[1]:.1f})")
+
+    rows, ratios = [], {}
+    for mode, times in results.items():
+        flops = forward_flops * batch * (3 if mode == "train" else 1)
+        rate = {}
+        for name in models:
+            median = float(np.median(times[name]))
+            rate[name] = batch / median
+            rows.append([mode, name, f"{median:.3f} s",
+                         f"{np.min(times[name]):.3f} s",
+                         f"{compile_seconds[(mode, name)]:.1f} s",
+                         f"{rate[name]:.2f}", f"{flops / median / 1e9:.1f}",
+                         f"{100 * flops / median / 1e9 / peak:.1f}%"])
+        ratios[mode] = rate["kerasmm"] / rate["keras-hub"]
+    _common.print_table(
+        ["mode", "model", "median step", "best step", "first call", "samples/s",
+         "GFLOP/s", "MFU"], rows,
+        title=f"Throughput, batch {batch}, {args.rounds} interleaved rounds "
+              "(first call = XLA compile + one step, not timed)")
+    _common.print_table(
+        ["mode", "kerasmm / keras-hub", "target"],
+        [["inference", _common.format_ratio(ratios["inference"]), ">= 1.00x"],
+         ["train", _common.format_ratio(ratios["train"]), ">= 1.10x"]],
+        title="Ratios (samples/s)")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _common.select_backend(args.backend)
+    import keras  # noqa: F401  (after select_backend)
+
+    print(_common.describe_run(args))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

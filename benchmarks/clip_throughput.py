@@ -145,6 +145,10 @@ def make_batch(c, batch_size, seed=0):
     return x, {"vision_logits": labels, "text_logits": labels}
 
 
+def _count(weights):
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
 def interleaved(calls, rounds):
     """Times each named call once per round, alternating who goes first.
 
@@ -200,16 +204,18 @@ def run(args):
     models = {"kerasmm": build_kerasmm(c), "keras-hub": build_keras_hub(c)}
     compile_kerasmm(models["kerasmm"])
     compile_keras_hub(models["keras-hub"])
-    params = {name: m.count_params() for name, m in models.items()}
+    params = {name: _count(m.trainable_weights) for name, m in models.items()}
     _common.print_table(
-        ["model", "parameters"],
-        [[name, f"{count:,}"] for name, count in params.items()],
+        ["model", "trainable parameters", "non-trainable"],
+        [[name, f"{params[name]:,}", f"{_count(m.non_trainable_weights):,}"]
+         for name, m in models.items()],
         title=f"CLIP config {c}")
     if params["kerasmm"] != params["keras-hub"]:
-        print(f"WARNING: parameter counts differ by "
+        print("WARNING: trainable parameter counts differ by "
               f"{params['kerasmm'] - params['keras-hub']:+,}")
     else:
-        print("parameter counts match")
+        print("trainable parameter counts match (keras-hub also stores its "
+              "position ids as non-trainable weights)")
 
     x, y = make_batch(c, batch)
     forward_flops = clip_forward_flops(c)

@@ -4,4 +4,5 @@ import sys
 
 from kerasmm.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # Not on a plain import (the docstring tests import it).
+    sys.exit(main())

@@ -97,6 +97,9 @@ def run_demo_command(args):
     results = run_demo(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                        batch_size=args.batch_size, seed=args.seed,
                        output_dir=args.output_dir, small=args.small,
+                       # The live progress bar on a terminal, a line per epoch
+                       # in a pipe or a log file.
+                       verbose=1 if sys.stdout.isatty() else 2,
                        log=lambda line: print(line, flush=True))
     if args.json:
         print(_json_line(results), flush=True)

@@ -73,7 +73,10 @@ def plot_text_to_image(queries, images, indices, scores=None, matches=None,
     indices = _check_grid(queries, images, indices)
     images = to_display(images)
     rows, k = indices.shape
-    figure = figure_class(figsize=(image_inches * k + 2.6, image_inches * rows + 0.3))
+    label_inches = 0.2 + 0.055 * max(len(q) for q in queries)  # room for the queries
+    width = label_inches + image_inches * k + 0.1
+    height = image_inches * rows + 0.4
+    figure = figure_class(figsize=(width, height))
     axes = figure.subplots(rows, k, squeeze=False)
     for row, query in enumerate(queries):
         for col in range(k):
@@ -89,8 +92,9 @@ def plot_text_to_image(queries, images, indices, scores=None, matches=None,
                     spine.set_edgecolor(color)
                     spine.set_linewidth(2.5)
         axes[row, 0].set_ylabel(query, rotation=0, ha="right", va="center", fontsize=8)
-    figure.subplots_adjust(left=2.5 / (image_inches * k + 2.6), right=0.98,
-                           top=0.98, bottom=0.02, wspace=0.08, hspace=0.25)
+    figure.subplots_adjust(left=label_inches / width, right=1 - 0.1 / width,
+                           top=1 - 0.1 / height, bottom=0.3 / height, wspace=0.08,
+                           hspace=0.25)
     return figure
 
 

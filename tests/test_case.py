@@ -35,9 +35,12 @@ def assert_trees_close(actual, expected, atol=1e-6, rtol=0.0):
 
 def _inputs_for(data):
     """keras.Input placeholders mirroring `data` (array, list or dict)."""
-    def make(x):
+    def make(x, name=None):
         x = np.asarray(x)
-        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype) if x.dtype.kind in "iub" else "float32")
+        return keras.Input(shape=x.shape[1:], name=name,
+                           dtype=str(x.dtype) if x.dtype.kind in "iub" else "float32")
+    if isinstance(data, dict):
+        return {key: make(value, name=key) for key, value in data.items()}
     return keras.tree.map_structure(make, data)
 
 

@@ -1,6 +1,7 @@
 """Writes the offline parity fixtures for kerasmm's CLIP converters.
 
     /work/torchvenv/bin/python tools/make_parity_fixtures.py
+    /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver
 
 A development tool, never a runtime or CI dependency: it needs torch,
 transformers and open_clip_torch, which kerasmm does not. It builds tiny
@@ -32,8 +33,10 @@ Deterministic: rerunning rewrites the same numbers.
 
 import collections
 import json
+import math
 import os
 import shutil
+import sys
 
 import numpy as np
 import open_clip
@@ -317,6 +320,149 @@ def make_open_clip_fixture(name, model_cfg, image_size, seed):
     return directory
 
 
+# === Perceiver (run with --perceiver) ===
+
+# Strings for ByteTokenizer == PerceiverTokenizer: ASCII, punctuation,
+# multi-byte UTF-8, emoji, whitespace, empty, and one longer than the length.
+PERCEIVER_STRINGS = [
+    "a photo of a cat",
+    "Hello, world... it's a test; isn't it?",
+    "café naïve résumé über straße",
+    "中文 日本語 한국어",
+    "emoji 🙂🐱 and symbols © ™ → ± ½",
+    "   multiple    spaces\tand\nnewlines  ",
+    "",
+    "x",
+    "numbers: 3.14159 and 2024 and 1,000,000 and a string that is far too long",
+]
+PERCEIVER_TOKENIZER_LENGTH = 24
+
+
+def _perceiver_config(**kwargs):
+    """A tiny `PerceiverConfig` (shared encoder sizes of every fixture)."""
+    base = dict(num_latents=8, d_latents=32, num_blocks=2, num_self_attends_per_block=2,
+                num_self_attention_heads=2, num_cross_attention_heads=1,
+                qk_channels=16, v_channels=32, cross_attention_widening_factor=2,
+                self_attention_widening_factor=2, hidden_act="gelu",
+                attention_probs_dropout_prob=0.0)
+    base.update(kwargs)
+    return transformers.PerceiverConfig(**base)
+
+
+def perturb_perceiver_(module, generator):
+    """Draws every parameter anew, at scales where each one moves the logits.
+
+    HF's init (std 0.02 everywhere) leaves a tiny model's outputs almost
+    independent of its input (the residual paths dominate); here matrices
+    get std 1/sqrt(fan_in), tables and biases std 0.5 / 0.1, norm scales
+    1 +- 0.2, BatchNorm statistics away from 0 / 1.
+    """
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            noise = torch.randn(tensor.shape, generator=generator)
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf == "running_var":
+                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
+            elif "norm" in name:
+                tensor.copy_((1.0 if leaf == "weight" else 0.0) + 0.2 * noise)
+            elif leaf == "weight" and tensor.ndim >= 2 and "embeddings" not in name:
+                tensor.copy_(noise / math.sqrt(tensor[0].numel()))
+            elif leaf == "bias":
+                tensor.copy_(0.1 * noise)
+            else:  # Latents, position tables, token embeddings.
+                tensor.copy_(0.5 * noise)
+
+
+def _save_hf(model, directory):
+    """`config.json` + float16 `model.safetensors` (the weights were rounded
+    to float16 before the reference ran, so nothing is lost)."""
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    model.half().save_pretrained(directory, safe_serialization=True)
+
+
+def make_perceiver_masked_lm_fixture(seed):
+    """`PerceiverForMaskedLM` (deepmind/language-perceiver's class), tiny:
+    encoder q/k 16 and value 32 wide (as the real 256 / 1280 differ from
+    the widths), the decoder's fixed 8 heads and q/k width 256. Inputs are
+    padded to `max_position_embeddings` (HF always decodes that many)."""
+    generator = torch.Generator().manual_seed(seed)
+    length = 16
+    config = _perceiver_config(d_model=32, max_position_embeddings=length, vocab_size=262,
+                               architectures=["PerceiverForMaskedLM"])
+    torch.manual_seed(seed)
+    model = transformers.PerceiverForMaskedLM(config).eval()
+    perturb_perceiver_(model, generator)
+    round_to_float16_(model)
+    tokenizer = transformers.PerceiverTokenizer()
+    texts = ["Perceiver IO!", "bytes: é 🙂", "a"]
+    encoded = tokenizer(texts, padding="max_length", max_length=length, truncation=True,
+                        return_tensors="pt")
+    ids, mask = encoded["input_ids"], encoded["attention_mask"]
+    ids[0, 3] = tokenizer.mask_token_id  # A masked byte.
+    with torch.no_grad():
+        logits = model(inputs=ids, attention_mask=mask).logits
+    directory = os.path.join(FIXTURES, "hf_perceiver_mlm")
+    _save_hf(model, directory)
+    save_npz(os.path.join(directory, "reference.npz"), token_ids=ids.numpy().astype(np.int32),
+             padding_mask=mask.numpy().astype(bool), logits=logits.numpy())
+    return directory
+
+
+def make_perceiver_image_fixture(name, cls, seed, image_size, num_labels=5):
+    """A tiny Perceiver image classifier of class `cls`."""
+    generator = torch.Generator().manual_seed(seed)
+    config = _perceiver_config(d_model=32, image_size=image_size, num_labels=num_labels,
+                               architectures=[cls.__name__])
+    torch.manual_seed(seed)
+    model = cls(config).eval()
+    perturb_perceiver_(model, generator)
+    round_to_float16_(model)
+    pixels = images(generator, 2, image_size)
+    with torch.no_grad():
+        logits = model(inputs=torch.from_numpy(pixels).permute(0, 3, 1, 2)).logits
+    directory = os.path.join(FIXTURES, name)
+    _save_hf(model, directory)
+    save_npz(os.path.join(directory, "reference.npz"), images=pixels, logits=logits.numpy())
+    return directory
+
+
+def make_perceiver_tokenizer_fixture():
+    tokenizer = transformers.PerceiverTokenizer()
+    encoded = tokenizer(PERCEIVER_STRINGS, padding="max_length",
+                        max_length=PERCEIVER_TOKENIZER_LENGTH, truncation=True)
+    directory = os.path.join(FIXTURES, "hf_perceiver_tokenizer")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "strings.json"), "w", encoding="utf-8") as f:
+        json.dump(PERCEIVER_STRINGS, f, ensure_ascii=False, indent=1)
+    save_npz(os.path.join(directory, "reference.npz"),
+             token_ids=np.asarray(encoded["input_ids"], np.int32),
+             padding_mask=np.asarray(encoded["attention_mask"], bool),
+             sequence_length=np.asarray(PERCEIVER_TOKENIZER_LENGTH))
+
+
+def main_perceiver():
+    make_perceiver_tokenizer_fixture()
+    make_perceiver_masked_lm_fixture(seed=11)
+    make_perceiver_image_fixture(
+        "hf_perceiver_learned", transformers.PerceiverForImageClassificationLearned,
+        seed=12, image_size=8)
+    make_perceiver_image_fixture(
+        "hf_perceiver_fourier", transformers.PerceiverForImageClassificationFourier,
+        seed=13, image_size=8)
+    make_perceiver_image_fixture(
+        "hf_perceiver_conv", transformers.PerceiverForImageClassificationConvProcessing,
+        seed=14, image_size=16)
+    paths = [os.path.join(d, f) for d, _, files in os.walk(FIXTURES) for f in files
+             if os.path.basename(d).startswith("hf_perceiver")]
+    for path in paths:
+        os.chmod(path, 0o644)
+    total = sum(os.path.getsize(path) for path in paths)
+    print(f"wrote Perceiver fixtures ({total / 1e6:.2f} MB)")
+
+
 def main():
     vocab, merges, tokenizer = make_tokenizer_fixture()
     make_image_processor_fixture()
@@ -348,4 +494,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if "--perceiver" in sys.argv[1:]:
+        main_perceiver()
+    else:
+        main()

@@ -13,6 +13,7 @@ import json
 import os
 
 from kerasmm.convert import hf_clip
+from kerasmm.convert import hf_perceiver
 from kerasmm.convert import open_clip
 from kerasmm.convert.checkpoint import ConvertedCheckpoint  # noqa: F401
 from kerasmm.convert.checkpoint import Converter  # noqa: F401
@@ -22,6 +23,7 @@ from kerasmm.convert.safetensors_io import save_tensors  # noqa: F401
 CONVERTERS = {
     "hf_clip": hf_clip.CONVERTER,
     "open_clip": open_clip.CONVERTER,
+    "hf_perceiver": hf_perceiver.CONVERTER,
 }
 
 

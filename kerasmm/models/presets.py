@@ -22,7 +22,7 @@ Each entry:
   `metrics` values are published numbers with their source, not measured
   here.
 
-Perceiver IO presets are added below the CLIP ones with their converter.
+Perceiver IO presets (converter `hf_perceiver`) follow the CLIP ones.
 """
 
 _OPENAI_PREPROCESSING = {
@@ -120,3 +120,66 @@ PRESETS = {
         "metrics": {},
     },
 }
+
+# === Perceiver IO (DeepMind, Hugging Face exports; converter hf_perceiver) ===
+# ImageNet-1k top-1 (%) from Jaegle et al. 2021 (Perceiver IO), Table 3 /
+# the Hugging Face model cards. Keys the CLIP presets use that do not apply
+# to a modality are None.
+_PERCEIVER_PAPER = "Jaegle et al. 2021 (Perceiver IO)"
+_PERCEIVER_VISION_PREPROCESSING = {
+    # HF PerceiverImageProcessor: center crop 224/256 of the short side,
+    # bicubic resize to 224, ImageNet mean/std.
+    "image_size": 224,
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+    "interpolation": "bicubic",
+    "center_crop_fraction": 224 / 256,
+    "context_length": None,
+}
+
+
+def _perceiver_vision(variant, description, top1, download_size):
+    return {
+        "class_name": "PerceiverIO",
+        "description": description,
+        "sources": [{"converter": "hf_perceiver",
+                     "hf_repo": f"deepmind/vision-perceiver-{variant}"}],
+        "preprocessing": dict(_PERCEIVER_VISION_PREPROCESSING),
+        "download_size": download_size,
+        "metrics": {"imagenet_top1": {_PERCEIVER_PAPER: top1}},
+    }
+
+
+PRESETS.update({
+    "perceiver_io_language": {
+        "class_name": "PerceiverIO",
+        "description": "Perceiver IO masked language model on UTF-8 bytes "
+                       "(PerceiverForMaskedLM, 2048 bytes, 256 latents x 1280), "
+                       "use with ByteTokenizer(add_special_tokens=True).",
+        "sources": [{"converter": "hf_perceiver", "hf_repo": "deepmind/language-perceiver"}],
+        "preprocessing": {"context_length": 2048, "pad_token_id": 0,
+                          "tokenizer": "ByteTokenizer", "add_special_tokens": True,
+                          "image_size": None, "mean": None, "std": None},
+        "metrics": {},
+    },
+    "perceiver_io_vision_learned": _perceiver_vision(
+        "learned", "Perceiver IO ImageNet classifier, 1x1 conv + learned 2D "
+        "position embeddings (PerceiverForImageClassificationLearned).", 72.7, None),
+    "perceiver_io_vision_fourier": _perceiver_vision(
+        "fourier", "Perceiver IO ImageNet classifier on raw pixels with Fourier "
+        "position features (PerceiverForImageClassificationFourier).", 79.0, "~194 MB"),
+    "perceiver_io_vision_conv": _perceiver_vision(
+        "conv", "Perceiver IO ImageNet classifier with a conv + max-pool stem and "
+        "Fourier positions (PerceiverForImageClassificationConvProcessing).", 82.1, None),
+    "perceiver_io_multimodal": {
+        "class_name": "PerceiverIO",
+        "description": "Perceiver IO multimodal autoencoder on Kinetics-700 "
+                       "(video, audio, label; PerceiverForMultimodalAutoencoding). "
+                       "Registered for its source; kerasmm cannot convert it yet "
+                       "(from_preset raises naming the architecture).",
+        "sources": [{"converter": "hf_perceiver", "hf_repo": "deepmind/multimodal-perceiver"}],
+        "preprocessing": {"image_size": None, "mean": None, "std": None,
+                          "context_length": None},
+        "metrics": {},
+    },
+})

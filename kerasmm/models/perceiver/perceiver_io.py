@@ -6,6 +6,7 @@ from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
 from kerasmm.layers.latents import LatentArray
+from kerasmm.models.backbone import PresetMixin
 from kerasmm.models.perceiver.perceiver_utils import adapter_features
 from kerasmm.models.perceiver.perceiver_utils import check_context_heads
 from kerasmm.models.perceiver.perceiver_utils import check_layer
@@ -15,7 +16,7 @@ from kerasmm.models.perceiver.perceiver_utils import serialize_layers
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class PerceiverIO(MultiWorkerTrainerMixin, keras.Model):
+class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
     """Perceiver IO for any input adapter and any decoder.
 
     1. **Encode**: the adapter turns the inputs into `(B, M, C)` features

@@ -1,8 +1,8 @@
-"""notebooks/04_distributed_training.ipynb runs in small mode.
+"""notebooks/03_perceiver_io.ipynb runs in small mode.
 
-Small mode (`KERASMM_NOTEBOOK_SMALL=1`): 4 simulated CPU devices, a tiny
-CLIP, a few steps. The notebook asserts its own claims (distributed loss and
-weights equal to one device); this test executes it top to bottom.
+Small mode (`KERASMM_NOTEBOOK_SMALL=1`): the three Perceiver IO recipes in
+their small configurations, with every plot drawn headless. This test
+executes the notebook top to bottom and checks that each job reported.
 """
 
 import os
@@ -10,7 +10,7 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOTEBOOK = os.path.join(ROOT, "notebooks", "04_distributed_training.ipynb")
+NOTEBOOK = os.path.join(ROOT, "notebooks", "03_perceiver_io.ipynb")
 
 
 def test_notebook_is_committed_without_outputs():
@@ -21,23 +21,23 @@ def test_notebook_is_committed_without_outputs():
                         for cell in code)
 
 
-@pytest.mark.slow  # a fresh kernel, TF start-up and 3 small fits: ~40 s
-@pytest.mark.tf_only
-def test_notebook_runs_on_four_simulated_devices(monkeypatch):
+@pytest.mark.slow  # a fresh kernel and three small fits: ~1-3 minutes
+def test_notebook_runs_in_small_mode(monkeypatch):
     import nbclient
     import nbformat
 
     monkeypatch.setenv("KERASMM_NOTEBOOK_SMALL", "1")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep
                        + os.environ.get("PYTHONPATH", ""))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3",
+        notebook, timeout=900, kernel_name="python3",
         resources={"metadata": {"path": ROOT}})
     client.execute()
     text = "\n".join(
         output.get("text", "") for cell in notebook.cells
         if cell.cell_type == "code" for output in cell.outputs)
-    assert "MirroredStrategy with 4 replicas" in text, text
-    assert "largest weight difference after 2 steps" in text, text
+    assert "small mode: True" in text, text
+    assert "held-out accuracy" in text, text
+    assert "held-out masked loss" in text, text
+    assert "held-out video MSE" in text, text

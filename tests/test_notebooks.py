@@ -1,0 +1,65 @@
+"""The Colab notebooks run top to bottom (in their small mode) and ship clean.
+
+Add a notebook by listing it in `NOTEBOOKS` with the text its run must
+print. Each notebook reads `KERASMM_NOTEBOOK_SMALL=1` to shrink its work to
+seconds, and must run offline: its first cell installs kerasmm only when the
+import fails, and the kernel gets this checkout on `PYTHONPATH`.
+"""
+
+import os
+
+import nbclient  # nbclient and nbformat are in the test extra
+import nbformat
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOK_DIR = os.path.join(REPO, "notebooks")
+
+# Notebook file name -> strings its outputs must contain.
+NOTEBOOKS = {
+    "01_quickstart_clip.ipynb": ("zero-shot accuracy", "i2t_recall@1",
+                                 "largest embedding difference after reload"),
+}
+
+
+def _read(name):
+    return nbformat.read(os.path.join(NOTEBOOK_DIR, name), as_version=4)
+
+
+def _output_text(notebook):
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_is_committed_without_outputs(name):
+    notebook = _read(name)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+    first = next(c for c in notebook.cells if c.cell_type == "code").source
+    assert "import kerasmm" in first and "pip install" in first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASMM_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [REPO] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # no display needed on a test machine
+    notebook = _read(name)
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3",
+        # Files the notebook writes land in tmp_path, not in notebooks/.
+        resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # Raises CellExecutionError, with the cell, on any error.
+    text = _output_text(notebook)
+    for expected in NOTEBOOKS[name]:
+        assert expected in text, expected

@@ -73,15 +73,16 @@ def build_conv_encoder(image_size=32, conv_widths=(16, 32, 64), output_dim=64,
     """A compact two-stream CNN image tower: `(B, S, S, 3)` -> `(B, output_dim)`.
 
     The first layer looks at form and colour separately: 3x3 convolutions
-    of the brightest channel of each pixel (form, nearly the same for every
-    colour) beside 1x1 convolutions of the pixel's colour (`color_width`
-    channels, no spatial extent). Their concatenation goes through 3x3 ReLU
-    convolutions of `conv_widths[1:]` channels with 2x2 max-pools, global
-    average pooling and a two-layer MLP. Keeping form apart from colour at
-    the first layer is what lets the model recognise colour x shape
-    combinations it never saw (the shapes dataset's held-out classes): after
-    the demo's training, a plain three-layer CNN of the same cost scored
-    0.54-0.61 zero-shot accuracy on them in our runs, this tower 0.77-0.86.
+    of each pixel's largest (normalised) channel value, a brightness map in
+    which every colour of the dataset looks nearly alike (form), beside 1x1
+    convolutions of the pixel's colour (`color_width` channels, no spatial
+    extent). Their concatenation goes through 3x3 ReLU convolutions of
+    `conv_widths[1:]` channels with 2x2 max-pools, global average pooling
+    and a two-layer MLP. Keeping form apart from colour at the first layer
+    is what lets the model recognise colour x shape combinations it never
+    saw (the shapes dataset's held-out classes): after the demo's training,
+    a plain three-layer CNN of the same cost scored 0.54-0.66 zero-shot
+    accuracy on them (four runs), this tower 0.77 and 0.86 (seeds 0 and 1).
     Standard Keras layers only, so a saved model needs no kerasmm-specific
     code for this tower.
     """

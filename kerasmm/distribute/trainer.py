@@ -22,6 +22,7 @@ so we learn when upstream fixes it and this module can go.
 """
 
 import keras
+from keras import ops
 
 
 def in_multi_worker_mode(strategy):
@@ -63,6 +64,10 @@ class MultiWorkerTrainerMixin:
     On every other strategy and on other backends it defers to Keras
     unchanged.
 
+    Under the multi-worker strategy, tf.distribute gives a finite dataset a
+    dynamic per-replica batch size (it allows a partial last batch);
+    `.repeat()` the dataset and pass `steps_per_epoch` to keep it static.
+
     Example:
 
     ```python
@@ -74,7 +79,8 @@ class MultiWorkerTrainerMixin:
     with strategy.scope():
         model = MyModel()
         model.compile(optimizer="adam", loss=...)
-    model.fit(dataset.batch(global_batch, drop_remainder=True))
+    model.fit(dataset.batch(global_batch, drop_remainder=True).repeat(),
+              epochs=10, steps_per_epoch=steps)
     ```
     """
 
@@ -107,7 +113,6 @@ class MultiWorkerTrainerMixin:
     def _multi_worker_logs(self, logs):
         if not in_multi_worker_mode(getattr(self, "distribute_strategy", None)):
             return logs
-        from keras import ops
 
         def to_rank_1(value):
             if ops.is_tensor(value) and len(value.shape) == 0:

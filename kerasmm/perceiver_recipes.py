@@ -164,8 +164,11 @@ def train_masked_bytes(small=False, steps=None, sequence_length=64, batch_size=3
     """Masked byte modelling of the shapes captions for `steps` steps.
 
     The loss is the cross-entropy over masked bytes only (the dataset's
-    sample weights); `masked_accuracy` is the fraction of masked bytes
-    predicted exactly (chance about 1/262).
+    sample weights), with Keras's default reduction: summed over masked
+    bytes and divided by all `batch_size * sequence_length` positions (so
+    it is several times smaller than the per-masked-byte cross-entropy).
+    `masked_accuracy` is the fraction of masked bytes predicted exactly
+    (chance about 1/262).
 
     Args:
         small: 30 steps on 32-byte texts; otherwise `steps` (default 100)

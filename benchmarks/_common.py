@@ -296,14 +296,8 @@ def time_call(fn, warmup=1, repeats=3):
             "first": first, "times": times}
 
 
-def gemm_peak_gflops(size=2048, repeats=5, dtype="float32"):
-    """Measured GFLOP/s of a compiled `size x size` matmul, current backend.
-
-    The machine's practical peak for dense float32 math, used as the
-    denominator of model FLOP utilisation: `2 * size**3` flops per call;
-    the best of `repeats` timed calls (after one compiling call) is taken,
-    as peaks are.
-    """
+def gemm_call(size=2048, dtype="float32"):
+    """`(fn, flops)`: a compiled `size x size` matmul that blocks, and its flops."""
     import keras
 
     rng = np.random.default_rng(0)
@@ -317,8 +311,18 @@ def gemm_peak_gflops(size=2048, repeats=5, dtype="float32"):
         import tensorflow as tf
 
         matmul = tf.function(lambda x, y: tf.matmul(x, y), jit_compile=True)
-    timing = time_call(lambda: block(matmul(a, b)), warmup=1, repeats=repeats)
-    return 2 * size ** 3 / timing["min"] / 1e9
+    return (lambda: block(matmul(a, b))), 2 * size ** 3
+
+
+def gemm_peak_gflops(size=2048, repeats=5, dtype="float32"):
+    """Measured GFLOP/s of a compiled `size x size` matmul, current backend.
+
+    The machine's practical peak for dense float32 math, used as the
+    denominator of model FLOP utilisation: the best of `repeats` timed
+    calls (after one compiling call) is taken, as peaks are.
+    """
+    fn, flops = gemm_call(size, dtype)
+    return flops / time_call(fn, warmup=1, repeats=repeats)["min"] / 1e9
 
 
 # === Output ===

@@ -212,8 +212,9 @@ def run(args):
                 result["skipped"] = skipped
                 results[chunk] = result
                 rows.append(_row(loss, batch, chunk, logit_bytes, result, args))
-                print(f"  done: {loss} B={batch} chunk={chunk}: "
-                      f"{_status(result)}", flush=True)
+                print(f"  done: {loss} B={batch} chunk={chunk}: {_status(result)}, "
+                      f"{_common.format_seconds(result.get('seconds'))}, step mem "
+                      f"{_common.format_bytes(result.get('step_bytes'))}", flush=True)
             checks.append(_check(loss, batch, results, args, tmp))
     shutil.rmtree(tmp, ignore_errors=True)
     _common.print_table(

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +39,27 @@ def table_rows(output, first_cell):
             if line.split()[:1] == [first_cell]]
 
 
+def reference_losses(batch_size, dim):
+    """CLIP and SigLIP losses of the benchmark's inputs, float64 numpy."""
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    from contrastive_memory import make_inputs
+
+    images, texts = (x.astype("float64") for x in make_inputs(batch_size, dim))
+    dots = images @ texts.T
+    clip = dots / 0.07  # exp(log(1 / 0.07)), below CLIP's clamp at 100
+
+    def cross_entropy(logits):
+        top = logits.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        return lse - np.diag(logits)
+
+    clip_loss = np.mean((cross_entropy(clip) + cross_entropy(clip.T)) / 2)
+    siglip = 10.0 * dots - 10.0  # SigLIP's initial scale and bias
+    labels = 2 * np.eye(batch_size) - 1
+    siglip_loss = np.mean(np.sum(np.logaddexp(0, -labels * siglip), axis=1))
+    return {"clip": clip_loss, "siglip": siglip_loss}
+
+
 @pytest.mark.slow
 def test_contrastive_memory_quick():
     out = run_quick("contrastive_memory.py")
@@ -48,10 +70,11 @@ def test_contrastive_memory_quick():
     rows = [r for r in table_rows(out, "clip") + table_rows(out, "siglip")
             if len(r) == 8 and r[1] == "256"]
     assert len(rows) == 2, out
+    reference = reference_losses(256, 32)  # quick mode: B=256, dim 32
     for row in rows:
-        unchunked, chunked = float(row[2]), float(row[3])
-        # The chunked loss against the full-matrix loss of another process.
-        assert abs(unchunked - chunked) <= 1e-5 * max(1.0, abs(unchunked)), row
+        expected = reference[row[0]]
+        for printed in (row[2], row[3]):  # unchunked, chunked
+            assert abs(float(printed) - expected) <= 1e-5 * expected, (row, expected)
         assert float(row[5]) < 1e-5, row  # max |diff| of the gradients
         assert row[6].endswith("x") and row[7].endswith("x")  # ratios
 
@@ -69,7 +92,7 @@ def test_clip_throughput_quick():
         for model in ("kerasmm", "keras-hub")}
     for row in samples:
         assert float(row[8]) > 0 and row[10].endswith("%")  # samples/s, MFU
-    ratios = [r for r in rows if len(r) == 4]  # mode, ratio, ">=", target
+    ratios = [r for r in rows if len(r) == 5]  # mode, 2 ratios, ">=", target
     assert len(ratios) == 2 and all(r[1].endswith("x") for r in ratios)
 
 
@@ -80,3 +103,28 @@ def test_perceiver_scaling_quick():
     assert "OOM-predicted/skipped" in out  # the Transformer at the longer input
     slopes = [r for r in table_rows(out, "perceiver_io") if r[1] == "time"]
     assert len(slopes) == 1 and re.fullmatch(r"-?\d+\.\d\d", slopes[0][2]), out
+
+
+@pytest.mark.slow
+def test_remat_memory_quick():
+    out = run_quick("remat_memory.py")
+    assert "Train step" in out and "Remat vs plain" in out
+    # stack, remat, params, time (2 cells), step mem (2), peak RSS (2),
+    # XLA temp (2 cells, or "-" on TF), device peak ("-" on CPU), status.
+    runs = [r for r in table_rows(out, "vit") + table_rows(out, "text")
+            if r[1] in ("False", "True")]
+    assert {(r[0], r[1]) for r in runs} == {
+        (stack, remat) for stack in ("vit", "text") for remat in ("False", "True")}
+    for row in runs:
+        assert row[-1] == "ok", row
+        assert float(row[7]) > 0 and row[8] in ("MiB", "GiB"), row  # peak RSS
+        if keras.backend.backend() == "jax":
+            assert float(row[9]) >= 0 and row[10] in ("MiB", "GiB"), row
+    params = {stack: {r[2] for r in runs if r[0] == stack} for stack in ("vit", "text")}
+    assert all(len(p) == 1 for p in params.values())  # same model either way
+    checks = [r for r in table_rows(out, "vit") + table_rows(out, "text") if len(r) == 6]
+    assert len(checks) == 2, out
+    for row in checks:
+        assert float(row[1]) > 0, row  # the gradients are not all zero
+        assert float(row[2]) <= 1e-5 * max(1.0, float(row[1])), row  # remat == plain
+        assert row[3].endswith("x") and row[5].endswith("x"), row  # ratios

@@ -1,12 +1,14 @@
 """The Colab notebooks run top to bottom (in their small mode) and ship clean.
 
 Add a notebook by listing it in `NOTEBOOKS` with the text its run must
-print. Each notebook reads `KERASMM_NOTEBOOK_SMALL=1` to shrink its work to
+print, and in `MINIMUMS` with the numbers it prints that must reach a floor.
+Each notebook reads `KERASMM_NOTEBOOK_SMALL=1` to shrink its work to
 seconds, and must run offline: its first cell installs kerasmm only when the
 import fails, and the kernel gets this checkout on `PYTHONPATH`.
 """
 
 import os
+import re
 
 import nbclient  # nbclient and nbformat are in the test extra
 import nbformat
@@ -19,8 +21,23 @@ NOTEBOOK_DIR = os.path.join(REPO, "notebooks")
 NOTEBOOKS = {
     "01_quickstart_clip.ipynb": ("zero-shot accuracy", "i2t_recall@1",
                                  "largest embedding difference after reload"),
+    "02_pretrained_zero_shot.ipynb": ("preset: shapes_clip_tiny", "zero-shot top-1 accuracy",
+                                      "i2t_recall@5", "text 'a red triangle' -> images"),
     "04_distributed_training.ipynb": ("with 4 replicas",
                                       "largest weight difference after 2 steps"),
+}
+
+# Notebook file name -> {regex with one number group: smallest value accepted}.
+MINIMUMS = {
+    # The shipped shapes_clip_tiny preset scores 0.96 on the 600 images of the
+    # zero-shot set (30 classes, chance 0.033): 0.8 is ~20 standard errors
+    # below that and far above chance. Recall@5 over 500 test images is
+    # ~0.85 both ways (chance 5 / 500 = 0.01).
+    "02_pretrained_zero_shot.ipynb": {
+        r"zero-shot top-1 accuracy: ([0-9.]+) on 600 images, 30 classes": 0.8,
+        r"i2t_recall@5 +([0-9.]+) +\(chance 0\.010\)": 0.6,
+        r"t2i_recall@5 +([0-9.]+) +\(chance 0\.010\)": 0.6,
+    },
 }
 
 
@@ -65,3 +82,7 @@ def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
     text = _output_text(notebook)
     for expected in NOTEBOOKS[name]:
         assert expected in text, expected
+    for pattern, minimum in MINIMUMS.get(name, {}).items():
+        match = re.search(pattern, text)
+        assert match, f"no output matches {pattern!r}"
+        assert float(match.group(1)) >= minimum, match.group(0)

@@ -2,6 +2,8 @@
 
     /work/torchvenv/bin/python tools/make_parity_fixtures.py
     /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver
+    /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver-image-processor
+    /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver-multimodal
 
 A development tool, never a runtime or CI dependency: it needs torch,
 transformers and open_clip_torch, which kerasmm does not. It builds tiny
@@ -429,6 +431,82 @@ def make_perceiver_image_fixture(name, cls, seed, image_size, num_labels=5):
     return directory
 
 
+def make_perceiver_multimodal_fixture(seed):
+    """`PerceiverForMultimodalAutoencoding` (deepmind/multimodal-perceiver's
+    class), tiny: 2 frames of 16x16 video, 32 audio samples in patches of 4,
+    5 labels, a 24-wide label query. HF hard-codes 192 audio Fourier bands,
+    so the decoder queries are 387 wide whatever the config (its MLP is most
+    of the file). HF decodes correctly only with `subsampled_output_points`:
+    the references are every point (`full_*`) and an unordered chunk
+    (`chunk_*`)."""
+    generator = torch.Generator().manual_seed(seed)
+    config = _perceiver_config(
+        d_model=32, num_frames=2, image_size=16, audio_samples_per_frame=16,
+        samples_per_patch=4, output_shape=[1, 2, 16, 16], output_num_channels=16,
+        num_labels=5, architectures=["PerceiverForMultimodalAutoencoding"])
+    config._label_trainable_num_channels = 24
+    torch.manual_seed(seed)
+    model = transformers.PerceiverForMultimodalAutoencoding(config).eval()
+    perturb_perceiver_(model, generator)
+    round_to_float16_(model)
+    # Wide inputs, so that the outputs depend visibly on them beside the
+    # ~390 Fourier channels each position carries.
+    video = 3.0 * torch.randn((2, 2, 16, 16, 3), generator=generator)  # channels-last
+    audio = 3.0 * torch.randn((2, 32, 1), generator=generator)
+    label = torch.nn.functional.one_hot(torch.tensor([1, 3]), 5).float()
+    inputs = {"image": video.permute(0, 1, 4, 2, 3), "audio": audio, "label": label}
+    points = {
+        "full": {"audio": torch.arange(8), "image": torch.arange(2 * 16 * 16)},
+        "chunk": {"audio": torch.tensor([5, 1, 6]),
+                  "image": torch.randperm(2 * 16 * 16, generator=generator)[:40]},
+    }
+    arrays = {"audio": audio.numpy(), "image": video.numpy(), "label": label.numpy()}
+    for case, subsampled in points.items():
+        with torch.no_grad():
+            logits = model(inputs=inputs,
+                           subsampled_output_points=dict(subsampled, label=None)).logits
+        for m in ("audio", "image", "label"):
+            arrays[f"{case}_{m}"] = logits[m].numpy()
+        if case == "chunk":
+            arrays.update({f"chunk_{m}_points": subsampled[m].numpy().astype(np.int32)
+                           for m in ("audio", "image")})
+    directory = os.path.join(FIXTURES, "hf_perceiver_multimodal")
+    _save_hf(model, directory)
+    save_npz(os.path.join(directory, "reference.npz"), **arrays)
+    return directory
+
+
+def make_perceiver_image_processor_fixture():
+    """`perceiver_image_processor/`: images of several sizes and aspect
+    ratios (noise, and one smooth image) and `PerceiverImageProcessor`
+    outputs (torchvision and PIL backends), at size 28 and crop_size 32 (the
+    default 224 / 256 crop fraction), covering down-, up- and no resizing."""
+    from transformers import PerceiverImageProcessor, PerceiverImageProcessorPil
+
+    generator = np.random.default_rng(0)
+    shapes = [(40, 56), (64, 48), (33, 90), (20, 24)]
+    inputs = [generator.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    yy, xx = np.mgrid[0:72, 0:50]
+    smooth = np.stack([yy * 3.5, xx * 5.0, (yy + xx) * 2.0], axis=-1)
+    inputs.append(np.clip(smooth, 0, 255).astype(np.uint8))
+    kwargs = dict(size={"height": 28, "width": 28}, crop_size={"height": 32, "width": 32})
+    arrays = {f"image_{i}": image for i, image in enumerate(inputs)}
+    for name, cls in (("torchvision", PerceiverImageProcessor),
+                      ("pil", PerceiverImageProcessorPil)):
+        processor = cls(**kwargs)
+        for i, image in enumerate(inputs):
+            pixels = processor(images=image, return_tensors="np")["pixel_values"][0]
+            arrays[f"{name}_{i}"] = pixels.transpose(1, 2, 0).astype(np.float32)
+    directory = os.path.join(FIXTURES, "perceiver_image_processor")
+    os.makedirs(directory, exist_ok=True)
+    save_npz(os.path.join(directory, "reference.npz"), **arrays)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump({"image_size": 28, "crop_size": 32, "num_images": len(inputs),
+                   "smooth_image": len(inputs) - 1,
+                   "mean": list(processor.image_mean), "std": list(processor.image_std),
+                   "transformers_version": transformers.__version__}, f, indent=1)
+
+
 def make_perceiver_tokenizer_fixture():
     tokenizer = transformers.PerceiverTokenizer()
     encoded = tokenizer(PERCEIVER_STRINGS, padding="max_length",
@@ -455,6 +533,11 @@ def main_perceiver():
     make_perceiver_image_fixture(
         "hf_perceiver_conv", transformers.PerceiverForImageClassificationConvProcessing,
         seed=14, image_size=16)
+    make_perceiver_multimodal_fixture(seed=15)
+    _report_perceiver_fixtures()
+
+
+def _report_perceiver_fixtures():
     paths = [os.path.join(d, f) for d, _, files in os.walk(FIXTURES) for f in files
              if os.path.basename(d).startswith("hf_perceiver")]
     for path in paths:
@@ -494,7 +577,13 @@ def main():
 
 
 if __name__ == "__main__":
-    if "--perceiver" in sys.argv[1:]:
+    if "--perceiver-image-processor" in sys.argv[1:]:  # Only this fixture.
+        make_perceiver_image_processor_fixture()
+        sys.exit()
+    if "--perceiver-multimodal" in sys.argv[1:]:  # Only this one, the others untouched.
+        make_perceiver_multimodal_fixture(seed=15)
+        _report_perceiver_fixtures()
+    elif "--perceiver" in sys.argv[1:]:
         main_perceiver()
     else:
         main()

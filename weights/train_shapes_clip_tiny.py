@@ -30,7 +30,10 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         results = demo.run_demo(seed=args.seed, output_dir=scratch, verbose=2)
         clip = keras.saving.load_model(results["model_path"])
-    clip.save_to_preset(args.output_dir, tokenizer=kerasmm.datasets.shapes_tokenizer())
+    clip.save_to_preset(
+        args.output_dir, tokenizer=kerasmm.datasets.shapes_tokenizer(),
+        # What the demo feeds the model (kerasmm.demo.shapes_test_data).
+        image_preprocessor=kerasmm.preprocessing.CLIPImagePreprocessor(32))
     metrics = {k: round(float(results[k]), 4) for k in (
         "zero_shot_accuracy", "zero_shot_accuracy_held_out", "i2t_recall@1",
         "i2t_recall@5", "t2i_recall@1", "t2i_recall@5")}

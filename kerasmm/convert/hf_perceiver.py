@@ -14,8 +14,17 @@ as the Hugging Face classes hard-code them:
                                             ImageAdapter("conv", Fourier 56)
                                             + ClassificationDecoder
 
+    PerceiverForMultimodalAutoencoding      MultimodalAdapter(AudioAdapter, VideoAdapter,
+                                            LabelAdapter) + MultimodalDecoder(
+                                            BasicDecoder x 2, ClassificationDecoder)
+
 (e.g. deepmind/language-perceiver, deepmind/vision-perceiver-learned,
--fourier, -conv). `PerceiverForMultimodalAutoencoding` is not converted.
+-fourier, -conv, deepmind/multimodal-perceiver). The multimodal model takes
+`{"audio": (B, S, 1), "image": (B, T, H, W, 3) channels-last, "label":
+(B, num_labels)}` and returns the same keys; HF's forward only decodes
+correctly with `subsampled_output_points`, whose kerasmm equivalent is the
+`subsampled_points={"audio": ..., "image": ...}` call argument (a call
+without it decodes every point, as HF with all points).
 
 Name map (HF -> kerasmm), `E = perceiver.encoder`:
 
@@ -51,9 +60,23 @@ Adapters and decoders:
     decoder.decoding_cross_attention           decoder/cross_attention
     decoder.final_layer                        decoder/final_projection  (transposed)
 
+and for the multimodal autoencoder (`m` in audio, image, label):
+
+    input_preprocessor.padding.m / mask.m      input_adapter/padding_m / mask_m
+    decoder.padding.m                          decoder/padding_m
+    decoder.modalities.label.decoder.output_position_encodings.position_embeddings
+                                               decoder/label_decoder/query/latents
+    decoder.decoder.decoding_cross_attention   decoder/cross_attention
+    decoder.decoder.final_layer                decoder/final_projection  (transposed)
+    output_postprocessor.modalities.m.classifier
+                                               decoder/m_decoder/final_projection
+                                                                         (transposed)
+
 `PerceiverIO` is not built on construction: the converted checkpoint
 carries the input shape to build it with (text padded to
-`max_position_embeddings`; images of `image_size`).
+`max_position_embeddings`; images of `image_size`; for the multimodal
+model, `num_frames * audio_samples_per_frame` audio samples and
+`num_frames` frames of `image_size`).
 """
 
 import json
@@ -70,7 +93,9 @@ MASKED_LM = "PerceiverForMaskedLM"
 LEARNED = "PerceiverForImageClassificationLearned"
 FOURIER = "PerceiverForImageClassificationFourier"
 CONV = "PerceiverForImageClassificationConvProcessing"
-ARCHITECTURES = (MASKED_LM, LEARNED, FOURIER, CONV)
+MULTIMODAL = "PerceiverForMultimodalAutoencoding"
+ARCHITECTURES = (MASKED_LM, LEARNED, FOURIER, CONV, MULTIMODAL)
+MODALITIES = ("audio", "image", "label")
 # ImageNet preprocessing of the vision checkpoints (HF PerceiverImageProcessor).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -100,8 +125,81 @@ def _layer(name, config):
             "registered_name": f"kerasmm>{name}"}
 
 
+def _multimodal_sizes(config):
+    """What HF's `PerceiverForMultimodalAutoencoding` hard-codes or derives
+    from its config: Fourier options per modality, the feature width of each
+    modality's preprocessor and query width of each modality's decoder."""
+    get = lambda key: require(config, key, "config.json")  # noqa: E731
+    frames, size, per_patch = get("num_frames"), get("image_size"), get("samples_per_patch")
+    samples = frames * get("audio_samples_per_frame")
+    audio_fourier = {"position_encoding": "fourier", "num_bands": 192,
+                     "max_resolution": (samples,), "concat_pos": True, "sine_only": False}
+    image_fourier = {"position_encoding": "fourier", "num_bands": 32,
+                     "max_resolution": (frames, size, size), "concat_pos": True,
+                     "sine_only": False}
+    audio_pos, image_pos = 2 * 192 + 1, 3 * 2 * 32 + 3
+    # `_label_trainable_num_channels` is absent from older config.json files.
+    label_dim = config.get("_label_trainable_num_channels", 1024)
+    num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+    features = {"audio": per_patch + audio_pos, "image": 3 * 4 * 4 + image_pos,
+                "label": num_labels}
+    queries = {"audio": audio_pos, "image": image_pos, "label": label_dim}
+    return {"frames": frames, "image_size": size, "samples": samples,
+            "samples_per_patch": per_patch, "num_labels": num_labels,
+            "output_index_dims": tuple(get("output_shape")[1:4]),
+            "output_num_channels": get("output_num_channels"),
+            "audio_fourier": audio_fourier, "image_fourier": image_fourier,
+            "features": features, "feature_dim": max(features.values()) + 4,
+            "queries": queries, "query_dim": max(queries.values()) + 2}
+
+
+def _multimodal_adapter_and_decoder(config):
+    sizes = _multimodal_sizes(config)
+    frames, size, samples = sizes["frames"], sizes["image_size"], sizes["samples"]
+    adapter = _layer("MultimodalAdapter", {
+        "adapters": {
+            "audio": _layer("AudioAdapter", {"samples_per_patch": sizes["samples_per_patch"],
+                                             **sizes["audio_fourier"]}),
+            "image": _layer("VideoAdapter", {"video_shape": (frames, size, size, 3),
+                                             "temporal_downsample": 1,
+                                             "spatial_downsample": 4,
+                                             **sizes["image_fourier"]}),
+            "label": _layer("LabelAdapter", {"num_classes": sizes["num_labels"]}),
+        },
+        "min_padding_size": 4,
+        "mask_probs": {"audio": 0.0, "image": 0.0, "label": 1.0}})
+    # Every query uses the positions of subsampled decoding, as HF's
+    # `subsampled_output_points` (its only working way to decode).
+    decoders = {
+        "audio": _layer("BasicDecoder", {
+            "name": "audio_decoder", "output_num_channels": sizes["samples_per_patch"],
+            "output_index_dims": (samples // sizes["samples_per_patch"],),
+            "output_shape": (-1,), "position_grid": "index", **sizes["audio_fourier"]}),
+        "image": _layer("BasicDecoder", {
+            "name": "image_decoder", "output_num_channels": 3,
+            "output_index_dims": sizes["output_index_dims"], "position_grid": "index",
+            **sizes["image_fourier"]}),
+        "label": _layer("ClassificationDecoder", {
+            "name": "label_decoder", "num_classes": sizes["num_labels"],
+            "query_dim": sizes["queries"]["label"]}),
+    }
+    decoder = _layer("MultimodalDecoder", {
+        "decoders": decoders, "output_num_channels": sizes["output_num_channels"],
+        "min_padding_size": 2, "num_heads": 1, "widening_factor": 1,
+        "use_query_residual": False})
+    input_shape = {"audio": (None, samples, 1), "image": (None, frames, size, size, 3),
+                   "label": (None, sizes["num_labels"])}
+    preprocessing = {"image_size": size, "num_frames": frames, "audio_samples": samples,
+                     "samples_per_patch": sizes["samples_per_patch"],
+                     "num_labels": sizes["num_labels"], "mean": None, "std": None,
+                     "context_length": None}
+    return adapter, decoder, input_shape, preprocessing
+
+
 def _adapter_and_decoder(config, architecture):
     """`(input_adapter spec, decoder spec, input_shape, preprocessing)`."""
+    if architecture == MULTIMODAL:
+        return _multimodal_adapter_and_decoder(config)
     if architecture == MASKED_LM:
         d_model = require(config, "d_model", "config.json")
         length = require(config, "max_position_embeddings", "config.json")
@@ -135,7 +233,9 @@ def _adapter_and_decoder(config, architecture):
         "num_classes": num_labels, "num_heads": 1, "widening_factor": 1,
         "use_query_residual": True})
     return (_layer("ImageAdapter", image), decoder, (None, size, size, 3),
-            {"image_size": size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)})
+            {"image_size": size, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+             # PerceiverImageProcessor's defaults: crop 224/256 of the short side.
+             "center_crop_fraction": 224 / 256, "interpolation": "bicubic"})
 
 
 def model_config(config):
@@ -203,6 +303,35 @@ def _input_adapter(reader, architecture, config):
         reader.batch_norm(f"{p}.convnet.batchnorm", f"{a}/batchnorm")
 
 
+def _multimodal_tensors(reader, config):
+    sizes = _multimodal_sizes(config)
+    p, d = "perceiver.input_preprocessor", "perceiver.decoder"
+    features, width = sizes["features"], sizes["feature_dim"]
+    queries, query_dim = sizes["queries"], sizes["query_dim"]
+    for m in MODALITIES:
+        reader.copy(f"{p}.padding.{m}", f"input_adapter/padding_{m}", (1, width - features[m]))
+        reader.copy(f"{p}.mask.{m}", f"input_adapter/mask_{m}", (1, width))
+        reader.copy(f"{d}.padding.{m}", f"decoder/padding_{m}", (1, query_dim - queries[m]))
+    reader.copy(f"{d}.modalities.label.decoder.output_position_encodings.position_embeddings",
+                "decoder/label_decoder/query/latents", (1, queries["label"]))
+    _attention(reader, f"{d}.decoder.decoding_cross_attention", "decoder/cross_attention",
+               cross=True)
+    channels = sizes["output_num_channels"]
+    _checked_dense(reader, f"{d}.decoder.final_layer", "decoder/final_projection",
+                   query_dim, channels)
+    outputs = {"audio": sizes["samples_per_patch"], "image": 3, "label": sizes["num_labels"]}
+    for m in MODALITIES:
+        _checked_dense(reader, f"perceiver.output_postprocessor.modalities.{m}.classifier",
+                       f"decoder/{m}_decoder/final_projection", channels, outputs[m])
+
+
+def _checked_dense(reader, name, path, in_dim, out_dim):
+    """torch Linear `(out, in)` -> Keras Dense `(in, out)`, shapes asserted."""
+    weight = reader.take(f"{name}.weight", (out_dim, in_dim))
+    reader.put(f"{path}/kernel", weight.T, f"{name}.weight (transposed)")
+    reader.copy(f"{name}.bias", f"{path}/bias", (out_dim,))
+
+
 def convert_tensors(tensors, config, architecture, checkpoint="checkpoint"):
     """`({Keras weight path: array}, {path: HF name})` for an HF Perceiver."""
     reader = TensorReader(tensors, ignore=_IGNORED, checkpoint=checkpoint)
@@ -213,7 +342,9 @@ def convert_tensors(tensors, config, architecture, checkpoint="checkpoint"):
         _attention(reader, f"perceiver.encoder.self_attends.{i}", f"self_attention_{i}",
                    cross=False)
     _input_adapter(reader, architecture, config)
-    if architecture == MASKED_LM:
+    if architecture == MULTIMODAL:
+        _multimodal_tensors(reader, config)
+    elif architecture == MASKED_LM:
         d = "perceiver.decoder"
         reader.copy(f"{d}.output_position_encodings.position_embeddings",
                     "decoder/position_embeddings/latents",

@@ -6,9 +6,12 @@ import keras
 from keras import ops
 
 from kerasmm.layers.adapter_base import PositionOptions
+from kerasmm.layers.adapter_base import check_choice
 from kerasmm.layers.decoder_base import BaseDecoder
 from kerasmm.layers.multi_head_attention import check_positive_int
 from kerasmm.layers.position import _as_int_tuple
+
+POSITION_GRIDS = ("linspace", "index")
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -22,6 +25,10 @@ class BasicDecoder(BaseDecoder):
 
     With `subsampled_points` (flat grid indices), only those outputs are
     decoded; their Fourier positions are DeepMind's `-1 + 2 * index / size`.
+    The full grid uses `linspace(-1, 1, size)` per dimension, unless
+    `position_grid="index"`: then it uses the subsampled positions of every
+    point, so a full decode equals the concatenation of all chunks (what
+    DeepMind's multimodal autoencoder was trained and evaluated with).
 
     Args:
         output_num_channels: channels of each output (after the final
@@ -29,6 +36,10 @@ class BasicDecoder(BaseDecoder):
         output_index_dims: the output grid, an int or a tuple, e.g. `(H, W)`.
         position_encoding: `"learned"` or `"fourier"`.
         num_bands, max_resolution, concat_pos, sine_only: Fourier options.
+        position_grid: Fourier positions of the full grid: `"linspace"`
+            (`linspace(-1, 1, size)`, DeepMind's `build_linear_positions`)
+            or `"index"` (`-1 + 2 * index / size`, the positions of
+            subsampled decoding). Learned tables ignore it.
         position_dim: learned table width; defaults to the latent width.
         project_pos_dim: optional Dense on the position features.
         final_project: if False, no final Dense: outputs are the attention
@@ -61,7 +72,7 @@ class BasicDecoder(BaseDecoder):
                  concat_pos=True, sine_only=False, position_dim=None,
                  project_pos_dim=None, final_project=True, output_shape=None,
                  num_heads=1, qk_channels=None, v_channels=None, widening_factor=1,
-                 use_query_residual=False, dropout=0.0, **kwargs):
+                 use_query_residual=False, dropout=0.0, position_grid="linspace", **kwargs):
         super().__init__(num_heads=num_heads, qk_channels=qk_channels,
                          v_channels=v_channels, widening_factor=widening_factor,
                          use_query_residual=use_query_residual, dropout=dropout, **kwargs)
@@ -73,6 +84,7 @@ class BasicDecoder(BaseDecoder):
         self._positions = PositionOptions(position_encoding, num_bands, max_resolution,
                                           concat_pos, sine_only, position_dim,
                                           project_pos_dim)
+        check_choice("position_grid", position_grid, POSITION_GRIDS)
         self.output_index_dims = _as_int_tuple("output_index_dims", output_index_dims)
         self._positions.check_resolution(self.output_index_dims)
         if final_project:
@@ -88,12 +100,16 @@ class BasicDecoder(BaseDecoder):
         self.output_num_channels = output_num_channels
         self.final_project = bool(final_project)
         self.output_shape = output_shape
+        self.position_grid = position_grid
 
     def build_queries(self, latent_dim, input_dim=None):
         self.query_dim = self._positions.build(
             self, self.output_index_dims, self._positions.position_dim or latent_dim)
 
     def queries(self, latents, inputs=None, subsampled_points=None):
+        if subsampled_points is None and self.position_grid == "index" and \
+                self._positions.position_encoding == "fourier":
+            subsampled_points = ops.arange(math.prod(self.output_index_dims), dtype="int32")
         pos = self._positions.encode(self, latents, subsampled_points, self.output_index_dims)
         return ops.cast(pos, self.compute_dtype)
 
@@ -134,5 +150,6 @@ class BasicDecoder(BaseDecoder):
             "output_index_dims": self.output_index_dims,
             "final_project": self.final_project,
             "output_shape": self.output_shape,
+            "position_grid": self.position_grid,
         })
         return config

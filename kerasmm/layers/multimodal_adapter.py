@@ -132,9 +132,13 @@ class MultimodalAdapter(keras.layers.Layer):
         self.paddings = {}
         self.masks = {}
         for m in self.modalities:
+            # A fully masked modality's padding never reaches the output: it is
+            # non-trainable (it would get no gradient), yet kept under its name
+            # so that checkpoints holding it (Hugging Face's) still load.
             self.paddings[m] = self.add_weight(
                 shape=(1, width - self.adapters[m].output_dim),
-                initializer=self.padding_initializer, name=f"padding_{m}")
+                initializer=self.padding_initializer, name=f"padding_{m}",
+                trainable=self.mask_probs.get(m, 0.0) < 1.0)
         for m in sorted(self.mask_probs):
             self.masks[m] = self.add_weight(
                 shape=(1, width), initializer=self.padding_initializer, name=f"mask_{m}")

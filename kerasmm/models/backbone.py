@@ -30,6 +30,9 @@ from kerasmm.models import preset_download
 from kerasmm.models.presets import PRESETS
 
 _BASE_ARGUMENTS = ("name", "dtype", "trainable")
+# Constructor arguments of the image preprocessors a preset records.
+_IMAGE_PREPROCESSING_KEYS = ("image_size", "center_crop_fraction", "mean", "std",
+                             "interpolation", "antialias")
 
 
 # === Weight paths ===
@@ -128,12 +131,28 @@ def _with_dtype(config, dtype):
     return config
 
 
+def _serialized(value):
+    """`value` with every bare `{"class_name", "config"}` spec rewritten as
+    Keras serializes a registered kerasmm layer: the form each `from_config`
+    reads (what `get_config` writes), however deeply it is nested in plain
+    dicts and lists. Objects Keras serialized are left to Keras."""
+    if _is_spec(value):
+        registered_class(value["class_name"])  # an unknown name fails here, clearly
+        return {"module": None, "class_name": value["class_name"],
+                "config": _serialized(value["config"]),
+                "registered_name": f"kerasmm>{value['class_name']}"}
+    if isinstance(value, dict) and "registered_name" not in value:
+        return {k: _serialized(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_serialized(v) for v in value)
+    return value
+
+
 def instantiate(class_name, config):
-    """`class.from_config(config)`, building nested `{"class_name",
-    "config"}` specs first."""
-    config = {k: instantiate(v["class_name"], v["config"]) if _is_spec(v) else v
-              for k, v in config.items()}
-    return registered_class(class_name).from_config(config)
+    """`class.from_config(config)`; nested kerasmm layers may be given as
+    bare `{"class_name", "config"}` specs, as Keras serializes them, or as
+    layer objects (the model's `from_config` uses those as they are)."""
+    return registered_class(class_name).from_config(_serialized(dict(config)))
 
 
 def build_model(class_name, config, overrides=None, input_shape=None, build_config=None,
@@ -260,8 +279,7 @@ def save_to_preset(model, directory, tokenizer=None, image_preprocessor=None):
     preprocessing = {}
     if image_preprocessor is not None:
         image = image_preprocessor.get_config()
-        preprocessing.update({k: image[k] for k in (
-            "image_size", "mean", "std", "interpolation", "antialias") if k in image})
+        preprocessing.update({k: image[k] for k in _IMAGE_PREPROCESSING_KEYS if k in image})
     if tokenizer is not None:
         with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
             json.dump(tokenizer.vocabulary, f, ensure_ascii=False)
@@ -315,16 +333,25 @@ def load_tokenizer(preset, **kwargs):
 
 
 def load_image_preprocessor(preset, **kwargs):
-    """The `CLIPImagePreprocessor` matching a preset's image size, mean/std."""
+    """The image preprocessor matching a preset's constants.
+
+    A `PerceiverImagePreprocessor` when the preset records a
+    `center_crop_fraction` (Perceiver IO vision), else a
+    `CLIPImagePreprocessor`; `kwargs` override the preset's constants.
+    """
     from kerasmm.preprocessing import CLIPImagePreprocessor
+    from kerasmm.preprocessing import PerceiverImagePreprocessor
 
     preprocessing = preset_preprocessing(preset)
     if "image_size" not in preprocessing:
         raise ValueError(f"The preset {preset!r} records no image preprocessing")
-    for key in ("image_size", "mean", "std", "interpolation", "antialias"):
+    cls, keys = PerceiverImagePreprocessor, _IMAGE_PREPROCESSING_KEYS
+    if preprocessing.get("center_crop_fraction") is None:
+        cls, keys = CLIPImagePreprocessor, [k for k in keys if k != "center_crop_fraction"]
+    for key in keys:
         if key in preprocessing:
             kwargs.setdefault(key, preprocessing[key])
-    return CLIPImagePreprocessor(**kwargs)
+    return cls(**kwargs)
 
 
 # === Mixin ===

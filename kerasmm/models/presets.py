@@ -174,12 +174,14 @@ PRESETS.update({
     "perceiver_io_multimodal": {
         "class_name": "PerceiverIO",
         "description": "Perceiver IO multimodal autoencoder on Kinetics-700 "
-                       "(video, audio, label; PerceiverForMultimodalAutoencoding). "
-                       "Registered for its source; kerasmm cannot convert it yet "
-                       "(from_preset raises naming the architecture).",
+                       "(PerceiverForMultimodalAutoencoding): 16 frames of 224 x 224 "
+                       "video, 30,720 audio samples in patches of 16 and a 700-way "
+                       "label in; reconstructions out, decoded whole or in chunks "
+                       "(`subsampled_points`).",
         "sources": [{"converter": "hf_perceiver", "hf_repo": "deepmind/multimodal-perceiver"}],
-        "preprocessing": {"image_size": None, "mean": None, "std": None,
-                          "context_length": None},
+        "preprocessing": {"image_size": 224, "num_frames": 16, "audio_samples": 30720,
+                          "samples_per_patch": 16, "num_labels": 700, "mean": None,
+                          "std": None, "context_length": None},
         "metrics": {},
     },
 })

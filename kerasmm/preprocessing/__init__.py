@@ -11,3 +11,8 @@ from kerasmm.preprocessing.clip_image_preprocessor import (  # noqa: F401
     CLIPImagePreprocessor,
 )
 from kerasmm.preprocessing.clip_tokenizer import CLIPTokenizer  # noqa: F401
+from kerasmm.preprocessing.perceiver_image_preprocessor import (  # noqa: F401
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PerceiverImagePreprocessor,
+)

@@ -146,8 +146,22 @@ def test_perceiver_presets_are_registered():
              "perceiver_io_vision_fourier", "perceiver_io_vision_conv",
              "perceiver_io_multimodal"}
     assert names <= set(PerceiverIO.presets)
-    for name in names - {"perceiver_io_multimodal"}:
+    for name in names:
         assert PRESETS[name]["sources"][0]["converter"] in convert.CONVERTERS
     top1 = {name: PRESETS[f"perceiver_io_vision_{name}"]["metrics"]["imagenet_top1"]
             for name in ("learned", "fourier", "conv")}
     assert [list(v.values())[0] for v in top1.values()] == [72.7, 79.0, 82.1]
+
+
+def test_converted_vision_checkpoint_gets_the_perceiver_image_preprocessor():
+    """A converted vision directory records HF PerceiverImageProcessor's crop,
+    so `load_image_preprocessor` returns the matching layer, not CLIP's."""
+    from kerasmm.preprocessing import PerceiverImagePreprocessor
+
+    directory = fixture("hf_perceiver_learned")
+    preprocess = backbone.load_image_preprocessor(directory)
+    assert isinstance(preprocess, PerceiverImagePreprocessor)
+    with open(os.path.join(directory, "config.json")) as f:
+        assert preprocess.image_size == json.load(f)["image_size"]
+    assert preprocess.center_crop_fraction == pytest.approx(224 / 256)
+    assert list(preprocess.mean) == pytest.approx([0.485, 0.456, 0.406])

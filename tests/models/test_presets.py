@@ -17,6 +17,7 @@ from kerasmm.models import CLIP, ModifiedResNet, TextTransformer, VisionTransfor
 from kerasmm.models import backbone
 from kerasmm.models import preset_download
 from kerasmm.models.presets import PRESETS
+from kerasmm.preprocessing import ByteTokenizer
 from kerasmm.preprocessing import CLIPImagePreprocessor
 from tests.convert.parity import assert_clip_parity, converted_model, fixture, reference
 from tests.test_case import assert_trees_close
@@ -85,16 +86,85 @@ def fake_hub(monkeypatch, repos):
 # === Registry ===
 
 
-def test_registry_entries_are_well_formed():
-    for name, entry in PRESETS.items():
-        assert backbone.registered_class(entry["class_name"]), name
-        assert entry["description"], name
-        assert ("sources" in entry) != ("package_data" in entry), name
-        for source in entry.get("sources", []):
-            assert source["converter"] in convert.CONVERTERS, name
-            assert source["hf_repo"].count("/") == 1, name
-        if "sources" in entry:
-            assert {"image_size", "mean", "std", "context_length"} <= set(entry["preprocessing"])
+# Model family -> the converters that can produce it.
+FAMILY_CONVERTERS = {"CLIP": {"hf_clip", "open_clip"}, "PerceiverIO": {"hf_perceiver"}}
+CLIP_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "CLIP")
+PERCEIVER_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "PerceiverIO")
+
+
+def check_image_constants(preprocessing):
+    """Constants for pixels in [0, 1] that build a CLIPImagePreprocessor."""
+    assert isinstance(preprocessing["image_size"], int) and preprocessing["image_size"] > 0
+    for key in ("mean", "std"):
+        assert len(preprocessing[key]) == 3 and all(0 < v < 1 for v in preprocessing[key]), key
+    CLIPImagePreprocessor(**{k: preprocessing[k] for k in (
+        "image_size", "mean", "std", "interpolation") if k in preprocessing})
+
+
+def test_registry_holds_clip_and_perceiver_presets_only():
+    assert CLIP_PRESETS and PERCEIVER_PRESETS
+    assert set(CLIP_PRESETS) | set(PERCEIVER_PRESETS) == set(PRESETS)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_registry_entries_are_well_formed(name):
+    entry = PRESETS[name]
+    assert backbone.registered_class(entry["class_name"])
+    assert isinstance(entry["description"], str) and entry["description"]
+    assert ("sources" in entry) != ("package_data" in entry)
+    for source in entry.get("sources", []):
+        assert source["converter"] in FAMILY_CONVERTERS[entry["class_name"]], source
+        assert source["converter"] in convert.CONVERTERS, source
+        assert source["hf_repo"].count("/") == 1, source
+        for filename, digest in source.get("sha256", {}).items():
+            assert len(digest) == 64 and set(digest) <= set("0123456789abcdef"), filename
+    if "package_data" in entry:
+        directory = os.path.join(preset_download.PACKAGE_WEIGHTS, entry["package_data"])
+        assert preset_download.read_kerasmm_config(directory)["class_name"] == entry["class_name"]
+        assert os.path.isfile(os.path.join(directory, preset_download.KERASMM_WEIGHTS))
+    for metric, published in entry.get("metrics", {}).items():
+        assert published and all(isinstance(source, str) and 0 < value <= 100
+                                 for source, value in published.items()), metric
+
+
+@pytest.mark.parametrize("name", CLIP_PRESETS)
+def test_clip_presets_record_their_preprocessing(name):
+    entry = PRESETS[name]
+    if "package_data" in entry:  # A kerasmm preset directory carries its own.
+        directory = os.path.join(preset_download.PACKAGE_WEIGHTS, entry["package_data"])
+        assert all(os.path.isfile(os.path.join(directory, asset))
+                   for asset in preset_download.TOKENIZER_ASSETS)
+        assert backbone.load_tokenizer(name).sequence_length > 0
+        return
+    preprocessing = entry["preprocessing"]
+    check_image_constants(preprocessing)
+    assert isinstance(preprocessing["context_length"], int) and preprocessing["context_length"] > 0
+    config = backbone.load_image_preprocessor(name).get_config()
+    assert config["image_size"] == preprocessing["image_size"]
+    assert config["mean"] == pytest.approx(preprocessing["mean"])
+
+
+@pytest.mark.parametrize("name", PERCEIVER_PRESETS)
+def test_perceiver_presets_record_their_preprocessing(name):
+    """Image constants where the model reads images, tokenizer constants
+    where it reads bytes; the keys CLIP presets use are None otherwise."""
+    entry = PRESETS[name]
+    assert all(s["hf_repo"].startswith("deepmind/") for s in entry["sources"])
+    preprocessing = entry["preprocessing"]
+    assert {"image_size", "mean", "std", "context_length"} <= set(preprocessing)
+    assert (preprocessing["mean"] is None) == (preprocessing["std"] is None)
+    if preprocessing["mean"] is not None:
+        check_image_constants(preprocessing)
+        assert 0 < preprocessing.get("center_crop_fraction", 1) <= 1
+        assert backbone.load_image_preprocessor(name).image_size == preprocessing["image_size"]
+    if preprocessing.get("tokenizer") is not None:
+        assert preprocessing["tokenizer"] == "ByteTokenizer"
+        assert preprocessing["mean"] is None and preprocessing["image_size"] is None
+        tokenizer = ByteTokenizer(sequence_length=preprocessing["context_length"],
+                                  add_special_tokens=preprocessing["add_special_tokens"])
+        assert preprocessing["pad_token_id"] == tokenizer.pad_token_id
+    else:
+        assert preprocessing["context_length"] is None
 
 
 def test_presets_lists_the_entries_of_a_class():
@@ -305,6 +375,24 @@ def test_offline_without_cache_is_an_error_not_a_fallback(monkeypatch):
 
 
 # === Package data ===
+
+
+def test_shipped_preset_loads_offline():
+    """`shapes_clip_tiny` (a functional conv vision tower) loads from the
+    package with the weights stored in its safetensors file."""
+    from safetensors.numpy import load_file
+
+    model = CLIP.from_preset("shapes_clip_tiny")
+    directory = os.path.join(preset_download.PACKAGE_WEIGHTS, "shapes_clip_tiny")
+    stored = load_file(os.path.join(directory, preset_download.KERASMM_WEIGHTS))
+    weights = backbone.model_weights(model)
+    assert set(weights) == set(stored)
+    for path, variable in weights.items():
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), stored[path],
+                                      err_msg=path)
+    tokenizer = backbone.load_tokenizer("shapes_clip_tiny")
+    text = keras.ops.convert_to_numpy(model.encode_text(tokenizer(["a red circle"])))
+    np.testing.assert_allclose(np.linalg.norm(text, axis=-1), 1.0, atol=1e-5)
 
 
 def test_package_data_preset(monkeypatch, tmp_path):

@@ -54,6 +54,13 @@ def _output_width(encoder, name):
     return shape[-1]
 
 
+def _repeat_scalars(outputs):
+    """Gives scalar outputs a batch axis: `(batch,)`, the value repeated."""
+    reference = outputs["image_embeddings"][:, 0]
+    return {key: ops.full_like(reference, value) if len(value.shape) == 0 else value
+            for key, value in outputs.items()}
+
+
 @keras.saving.register_keras_serializable(package="kerasmm")
 class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Model):
     """Contrastive image-text model: two towers and a learnable temperature.
@@ -107,6 +114,8 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
         dict with `"image_embeddings"` and `"text_embeddings"` (float32
         `(batch, output_dim)`, unit L2 norm), `"logit_scale"` (float32
         scalar, unclamped) and, if built with a bias, `"logit_bias"`.
+        `predict` returns the same dict as numpy arrays, with the scalars
+        repeated once per example (shape `(num_examples,)`).
 
     Example:
     >>> clip = kerasmm.models.CLIP(
@@ -262,6 +271,16 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
         if self.logit_bias is not None:
             outputs["logit_bias"] = ops.convert_to_tensor(self.logit_bias)
         return outputs
+
+    def predict_step(self, *args):
+        # `predict` concatenates every output along axis 0, which fails on
+        # JAX for the scalars `logit_scale` / `logit_bias` (TF stacks one per
+        # batch). Repeat them once per example, like the embeddings. The JAX
+        # trainer's step also takes and returns the model state.
+        if keras.backend.backend() == "jax":
+            outputs, state = super().predict_step(*args)
+            return _repeat_scalars(outputs), state
+        return _repeat_scalars(super().predict_step(*args))
 
     # === Config ===
 

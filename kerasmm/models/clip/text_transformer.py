@@ -5,6 +5,8 @@ from keras import ops
 
 from kerasmm.layers import LearnedPositionEmbedding
 from kerasmm.layers import SelfAttention
+from kerasmm.layers.attention import check_remat
+from kerasmm.layers.attention import maybe_remat
 from kerasmm.models.clip.clip_utils import check_tower_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
@@ -54,6 +56,11 @@ class TextTransformer(keras.Model):
         eot_token_id: `None` (EOT at the largest id of each row) or the id
             of the end-of-text token.
         layer_norm_epsilon: float, epsilon of every LayerNorm.
+        remat: bool, rematerialise each transformer block: its activations
+            are recomputed in the backward pass instead of being stored
+            (`keras.remat`), which lowers peak training memory for about one
+            extra forward pass of compute. Outputs and gradients are
+            unchanged.
 
     Call arguments:
         inputs: int `token_ids` of shape `(batch, length)` with
@@ -80,7 +87,7 @@ class TextTransformer(keras.Model):
     def __init__(self, vocabulary_size=49408, context_length=77, hidden_dim=512,
                  num_layers=12, num_heads=8, output_dim=512,
                  activation="quick_gelu", eot_token_id=None,
-                 layer_norm_epsilon=1e-5, **kwargs):
+                 layer_norm_epsilon=1e-5, remat=False, **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          vocabulary_size=vocabulary_size,
@@ -103,6 +110,7 @@ class TextTransformer(keras.Model):
         self.activation = activation
         self.eot_token_id = eot_token_id
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.remat = check_remat(remat)
         dtype = self.dtype_policy
 
         # === Layers === (initialisers as OpenAI's `initialize_parameters`)
@@ -184,7 +192,7 @@ class TextTransformer(keras.Model):
         x = self.token_embedding(token_ids)
         x = x + self.position_embedding(x)
         for block in self.blocks:
-            x = block(x, mask=padding_mask, training=training)
+            x = maybe_remat(block, self.remat)(x, mask=padding_mask, training=training)
         return self.ln_final(x)
 
     def eot_positions(self, token_ids):
@@ -226,5 +234,6 @@ class TextTransformer(keras.Model):
             "activation": self.activation,
             "eot_token_id": self.eot_token_id,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "remat": self.remat,
         })
         return config

@@ -6,6 +6,8 @@ from keras import ops
 from kerasmm.layers import LearnedPositionEmbedding
 from kerasmm.layers import PatchEmbedding
 from kerasmm.layers import SelfAttention
+from kerasmm.layers.attention import check_remat
+from kerasmm.layers.attention import maybe_remat
 from kerasmm.models.clip.clip_utils import check_tower_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
@@ -46,6 +48,11 @@ class VisionTransformer(keras.Model):
         activation: MLP activation, `"quick_gelu"` for OpenAI checkpoints,
             `"gelu"` for most open_clip ones.
         layer_norm_epsilon: float, epsilon of every LayerNorm.
+        remat: bool, rematerialise each transformer block: its activations
+            are recomputed in the backward pass instead of being stored
+            (`keras.remat`), which lowers peak training memory for about one
+            extra forward pass of compute. Outputs and gradients are
+            unchanged.
 
     Call arguments:
         images: float `(batch, image_size, image_size, 3)`, channels last,
@@ -68,7 +75,8 @@ class VisionTransformer(keras.Model):
 
     def __init__(self, image_size=224, patch_size=32, hidden_dim=768,
                  num_layers=12, num_heads=12, output_dim=512,
-                 activation="quick_gelu", layer_norm_epsilon=1e-5, **kwargs):
+                 activation="quick_gelu", layer_norm_epsilon=1e-5, remat=False,
+                 **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          image_size=image_size, patch_size=patch_size,
@@ -86,6 +94,7 @@ class VisionTransformer(keras.Model):
         self.output_dim = output_dim
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.remat = check_remat(remat)
         self.num_patches = (image_size // patch_size) ** 2
         # OpenAI initialises class token, positions and projection with
         # N(0, width ** -0.5).
@@ -151,7 +160,7 @@ class VisionTransformer(keras.Model):
         x = x + self.position_embedding(x)
         x = self.ln_pre(x)
         for block in self.blocks:
-            x = block(x, training=training)
+            x = maybe_remat(block, self.remat)(x, training=training)
         return self.projection(self.ln_post(x[:, 0, :]))
 
     def compute_output_shape(self, input_shape):
@@ -169,5 +178,6 @@ class VisionTransformer(keras.Model):
             "output_dim": self.output_dim,
             "activation": self.activation,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "remat": self.remat,
         })
         return config

@@ -6,6 +6,8 @@ from keras import ops
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
+from kerasmm.layers.attention import check_remat
+from kerasmm.layers.attention import maybe_remat
 from kerasmm.layers.latents import LatentArray
 from kerasmm.models.perceiver.perceiver_utils import adapter_features
 from kerasmm.models.perceiver.perceiver_utils import check_context_heads
@@ -47,6 +49,10 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
         v_channels: value width (None: `qk_channels`).
         weight_sharing: share weights across repeats as described above.
         dropout: dropout rate inside the attention blocks.
+        remat: bool, rematerialise each latent self-attention layer: its
+            activations are recomputed in the backward pass instead of being
+            stored (`keras.remat`), lowering peak training memory for about
+            one extra forward pass of compute; needs `dropout=0`.
 
     Call arguments:
         inputs: whatever the adapter takes.
@@ -70,7 +76,7 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
                  num_blocks=8, num_self_attends_per_block=6, num_cross_attention_heads=1,
                  num_self_attention_heads=8, cross_attention_widening_factor=1,
                  self_attention_widening_factor=1, qk_channels=None, v_channels=None,
-                 weight_sharing=True, dropout=0.0, **kwargs):
+                 weight_sharing=True, dropout=0.0, remat=False, **kwargs):
         super().__init__(**kwargs)
         check_layer("input_adapter", input_adapter)
         check_perceiver_args(latent_dim, num_self_attention_heads,
@@ -94,6 +100,7 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
         self.v_channels = v_channels
         self.weight_sharing = bool(weight_sharing)
         self.dropout = dropout
+        self.remat = check_remat(remat, dropout)
 
         # === Layers ===
         dtype = self.dtype_policy
@@ -145,7 +152,7 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
             cross, transformer = self._block_layers(b)
             latents = cross(latents, features, context_mask=padding_mask, training=training)
             for layer in transformer:
-                latents = layer(latents, training=training)
+                latents = maybe_remat(layer, self.remat)(latents, training=training)
         return self.classifier(self.final_norm(ops.mean(latents, axis=1)))
 
     def get_config(self):
@@ -164,6 +171,7 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
             "v_channels": self.v_channels,
             "weight_sharing": self.weight_sharing,
             "dropout": self.dropout,
+            "remat": self.remat,
         })
         return serialize_layers(config, input_adapter=self.input_adapter)
 

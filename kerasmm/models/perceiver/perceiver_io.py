@@ -5,6 +5,8 @@ import keras
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.attention import CrossAttention
 from kerasmm.layers.attention import SelfAttention
+from kerasmm.layers.attention import check_remat
+from kerasmm.layers.attention import maybe_remat
 from kerasmm.layers.latents import LatentArray
 from kerasmm.models.backbone import PresetMixin
 from kerasmm.models.perceiver.perceiver_utils import adapter_features
@@ -53,6 +55,10 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
             default q/k width of the encoder cross-attention.
         use_query_residual: residual around the encoder cross-attention.
         dropout: dropout rate inside the attention blocks.
+        remat: bool, rematerialise each latent self-attention layer: its
+            activations are recomputed in the backward pass instead of being
+            stored (`keras.remat`), lowering peak training memory for about
+            one extra forward pass of compute; needs `dropout=0`.
 
     Call arguments:
         inputs: whatever the adapter takes (images, a text dict, a dict of
@@ -80,7 +86,7 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
                  num_self_attention_heads=8, cross_attention_widening_factor=1,
                  self_attention_widening_factor=1, qk_channels=None, v_channels=None,
                  cross_attention_shape_for_attn="kv", use_query_residual=True,
-                 dropout=0.0, **kwargs):
+                 dropout=0.0, remat=False, **kwargs):
         super().__init__(**kwargs)
         check_layer("input_adapter", input_adapter)
         check_layer("decoder", decoder)
@@ -112,6 +118,7 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
         self.cross_attention_shape_for_attn = cross_attention_shape_for_attn
         self.use_query_residual = use_query_residual
         self.dropout = dropout
+        self.remat = check_remat(remat, dropout)
 
         # === Layers ===
         dtype = self.dtype_policy
@@ -162,7 +169,7 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
                                        training=training)
         for _ in range(self.num_blocks):
             for layer in self.self_attention_layers:
-                latents = layer(latents, training=training)
+                latents = maybe_remat(layer, self.remat)(latents, training=training)
         return latents, features
 
     def call(self, inputs, subsampled_points=None, training=None):
@@ -189,10 +196,14 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
             "cross_attention_shape_for_attn": self.cross_attention_shape_for_attn,
             "use_query_residual": self.use_query_residual,
             "dropout": self.dropout,
+            "remat": self.remat,
         })
         return serialize_layers(config, input_adapter=self.input_adapter,
                                 decoder=self.decoder)
 
     @classmethod
     def from_config(cls, config):
-        return cls(**deserialize_layers(config, "input_adapter", "decoder"))
+        # Layer objects (e.g. from_preset overrides) are used as they are.
+        serialized = [name for name in ("input_adapter", "decoder")
+                      if not isinstance(config[name], keras.layers.Layer)]
+        return cls(**deserialize_layers(config, *serialized))

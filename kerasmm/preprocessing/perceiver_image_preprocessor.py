@@ -1,0 +1,172 @@
+"""Perceiver IO image preprocessing: center crop, resize, ImageNet mean/std."""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasmm.preprocessing.clip_image_preprocessor import _INTERPOLATIONS
+from kerasmm.preprocessing.clip_image_preprocessor import _check_channels
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@keras.saving.register_keras_serializable(package="kerasmm")
+class PerceiverImagePreprocessor(keras.layers.Layer):
+    """Center-crops, resizes and normalises images as Perceiver IO expects.
+
+    The steps of Hugging Face's `PerceiverImageProcessor` (DeepMind's
+    ImageNet evaluation): crop the central square of side
+    `int(center_crop_fraction * min(H, W))` (offsets `(size - side) // 2`),
+    resize it to `image_size x image_size`, scale `[0, 255]` to `[0, 1]`,
+    then subtract `mean` and divide by `std` per channel. Hugging Face
+    writes the fraction as `size / crop_size` (224 / 256 by default).
+
+    The resize is TensorFlow's, antialiased by default like Hugging Face's
+    when downsampling; values are clipped to `[0, 255]` after it. Hugging
+    Face also rounds to uint8 there, this layer does not. Both differ by a
+    few levels out of 255 at sharp edges.
+
+    The layer runs in TensorFlow (eagerly or inside `tf.data.Dataset.map`)
+    whatever the Keras backend, and returns float32 `tf.Tensor`s.
+
+    Args:
+        image_size: int, output height and width.
+        center_crop_fraction: float in `(0, 1]`, side of the central crop
+            as a fraction of the shorter image side.
+        mean: 3 floats, per-channel mean of `[0, 1]` pixels, or None to skip
+            normalisation (outputs stay in `[0, 1]`).
+        std: 3 floats, per-channel standard deviation, or None.
+        interpolation: str, a `tf.image.resize` method, `"bicubic"` as
+            Hugging Face.
+        antialias: bool, filter when downsampling (as Hugging Face does).
+
+    Call arguments:
+        images: images in `[0, 255]` (any int or float dtype), shape
+            `(H, W, 3)` or `(batch, H, W, 3)`. H and W may vary from one
+            unbatched image to the next inside `tf.data`.
+
+    Returns:
+        float32 tensor `(image_size, image_size, 3)` or
+        `(batch, image_size, image_size, 3)`.
+
+    Example:
+
+    >>> preprocess = PerceiverImagePreprocessor(image_size=224)
+    >>> images = np.full((2, 240, 320, 3), 255, dtype="uint8")
+    >>> pixels = preprocess(images)  # ImageNet-normalised
+    >>> tuple(pixels.shape)
+    (2, 224, 224, 3)
+    >>> [round(float(v), 4) for v in pixels[0, 0, 0]]  # (1 - mean) / std
+    [2.2489, 2.4286, 2.64]
+
+    Reference:
+        [Jaegle et al., 2021](https://arxiv.org/abs/2107.14795); Hugging
+        Face `transformers` `PerceiverImageProcessor`.
+    """
+
+    def __init__(
+        self,
+        image_size=224,
+        center_crop_fraction=224 / 256,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        interpolation="bicubic",
+        antialias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if (
+            isinstance(image_size, bool)
+            or not isinstance(image_size, (int, np.integer))
+            or image_size < 1
+        ):
+            raise ValueError(
+                f"image_size must be a positive int. Received: image_size={image_size}"
+            )
+        if (
+            isinstance(center_crop_fraction, bool)
+            or not isinstance(center_crop_fraction, numbers.Real)
+            or not 0 < center_crop_fraction <= 1
+        ):
+            raise ValueError(
+                "center_crop_fraction must be a number in (0, 1]. "
+                f"Received: center_crop_fraction={center_crop_fraction}"
+            )
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation must be one of {_INTERPOLATIONS}. "
+                f"Received: interpolation={interpolation!r}"
+            )
+        self.image_size = int(image_size)
+        self.center_crop_fraction = float(center_crop_fraction)
+        self.mean = _check_channels(mean, "mean")
+        self.std = _check_channels(std, "std")
+        if (self.mean is None) != (self.std is None):
+            raise ValueError(
+                "mean and std must both be given or both be None. "
+                f"Received: mean={mean}, std={std}"
+            )
+        if self.std is not None and min(self.std) <= 0:
+            raise ValueError(f"std must be positive. Received: std={std}")
+        self.interpolation = interpolation
+        self.antialias = bool(antialias)
+        self._allow_non_tensor_positional_args = True
+        self._convert_input_args = False
+        self.built = True
+
+    def call(self, images):
+        if not isinstance(images, tf.Tensor):
+            images = tf.convert_to_tensor(np.asarray(images))
+        if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
+            raise ValueError(
+                "images must have shape (H, W, 3) or (batch, H, W, 3). "
+                f"Received: shape={images.shape}"
+            )
+        if not (images.dtype.is_integer or images.dtype.is_floating):
+            raise ValueError(
+                f"images must be int or float. Received: dtype={images.dtype.name}"
+            )
+        with tf.device("/cpu:0"):
+            return self._preprocess(images)
+
+    def _preprocess(self, images):
+        size = self.image_size
+        x = tf.cast(images, "float32")
+        height, width = tf.shape(x)[-3], tf.shape(x)[-2]
+        short = tf.cast(tf.minimum(height, width), "float64")
+        # int() of the float product, as Hugging Face.
+        side = tf.cast(tf.floor(self.center_crop_fraction * short), "int32")
+        top = (height - side) // 2
+        left = (width - side) // 2
+        x = x[..., top : top + side, left : left + side, :]
+        x = tf.image.resize(
+            x, (size, size), method=self.interpolation, antialias=self.antialias
+        )
+        x = tf.clip_by_value(x, 0.0, 255.0)
+        return tf.ensure_shape(self._normalize(x), images.shape[:-3] + (size, size, 3))
+
+    def _normalize(self, x):
+        x = x / 255.0
+        if self.mean is not None:
+            x = (x - tf.constant(self.mean)) / tf.constant(self.std)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-3]) + (self.image_size, self.image_size, 3)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "center_crop_fraction": self.center_crop_fraction,
+                "mean": self.mean,
+                "std": self.std,
+                "interpolation": self.interpolation,
+                "antialias": self.antialias,
+            }
+        )
+        return config

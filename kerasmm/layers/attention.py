@@ -330,6 +330,11 @@ class SelfAttention(_AttentionBlock):
         mask: optional bool `(B, N)` padding mask; False positions are never
             attended to.
         training: Python bool.
+        query_index: optional int `(B,)`: compute only that position of
+            each row, `(B, 1, D)`, equal to the full output at it (it still
+            attends to every position). For a last block whose other
+            outputs are discarded (CLIP's pooled towers): the MLP and the
+            query/output projections run on one token instead of `N`.
 
     Example:
     >>> block = SelfAttention(num_heads=2, causal=True, activation="quick_gelu")
@@ -359,25 +364,38 @@ class SelfAttention(_AttentionBlock):
         self.mlp_norm = self._norm("mlp_norm", input_shape)
         self.mlp = self._mlp(input_shape)
 
-    def _attention_mask(self, x, mask):
+    def _attention_mask(self, x, mask, query_index=None):
         attention_mask = None
         if mask is not None:
             _check_mask("mask", mask, x.shape[:2])
             attention_mask = ops.cast(mask, "bool")[:, None, :]
         if self.causal:
             length = ops.shape(x)[1]
-            causal = ops.arange(length)[:, None] >= ops.arange(length)[None, :]
-            causal = causal[None, :, :]
+            keys = ops.arange(length, dtype="int32")[None, :]
+            if query_index is None:
+                causal = (ops.arange(length, dtype="int32")[:, None] >= keys)[None, :, :]
+            else:  # The rows of the queried positions, (B, 1, N).
+                causal = (query_index[:, None] >= keys)[:, None, :]
             attention_mask = causal if attention_mask is None else ops.logical_and(
                 attention_mask, causal)
         return attention_mask
 
-    def call(self, x, mask=None, training=None):
+    def call(self, x, mask=None, training=None, query_index=None):
         if len(x.shape) != 3:
             raise ValueError(f"x must have rank 3. Received: x with shape {tuple(x.shape)}")
-        attention_mask = self._attention_mask(x, mask)
+        if query_index is not None:
+            if len(query_index.shape) != 1:
+                raise ValueError("query_index must have shape (batch,). Received: "
+                                 f"query_index with shape {tuple(query_index.shape)}")
+            query_index = ops.cast(query_index, "int32")
+        attention_mask = self._attention_mask(x, mask, query_index)
         h = self.attention_norm(x)
-        h = self.attention(h, h, attention_mask=attention_mask, training=training)
+        query = h
+        if query_index is not None:
+            rows = query_index[:, None, None]
+            x = ops.take_along_axis(x, rows, axis=1)
+            query = ops.take_along_axis(h, rows, axis=1)
+        h = self.attention(query, h, attention_mask=attention_mask, training=training)
         x = x + self._dropout(h, training=training)
         return x + self.mlp(self.mlp_norm(x), training=training)
 

@@ -5,6 +5,7 @@ from keras import ops
 
 from kerasmm.distribute import all_gather
 from kerasmm.losses.chunked_logits import row_reduce
+from kerasmm.losses.chunked_logits import row_sum
 from kerasmm.losses.contrastive_loss import BIAS_KEY
 from kerasmm.losses.contrastive_loss import SCALE_KEY
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
@@ -78,7 +79,8 @@ class SigLIPLoss(ContrastiveLoss):
             logits = scale * ops.matmul(images, ops.transpose(all_texts)) + bias
             rows = offset + ops.arange(ops.shape(images)[0], dtype="int32")
             labels = 2.0 * ops.one_hot(rows, ops.shape(all_texts)[0]) - 1.0
-            return -ops.sum(ops.log_sigmoid(labels * logits), axis=1)
+            # -log_sigmoid(x) = softplus(-x); `row_sum`, not ops.sum: see there.
+            return row_sum(ops.softplus(-labels * logits))
         # -sum_j log_sigmoid(y_ij z_ij) = sum_j softplus(z_ij) - z_ii, since
         # softplus(-z) - softplus(z) = -z: negatives need no labels.
         positives = positive_dots(images, all_texts, offset)

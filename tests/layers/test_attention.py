@@ -179,6 +179,26 @@ class TestSelfAttention(TestCase):
         y = y + np_mlp(layer.mlp, np_norm(layer.mlp_norm, y), np_quick_gelu)
         np.testing.assert_allclose(out, y, atol=2e-5)
 
+    @pytest.mark.parametrize("causal", [False, True])
+    def test_query_index_matches_numpy_rows(self, causal):
+        """One position per row: the numpy formula's output at that row."""
+        x = rand(3, 5, 8)
+        mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], bool)
+        index = np.array([2, 4, 0], "int32")
+        layer = SelfAttention(num_heads=2, causal=causal, activation="quick_gelu")
+        out = to_numpy(layer(x, mask=mask, query_index=index))
+        assert out.shape == (3, 1, 8)
+        x64 = x.astype("float64")
+        full = np.repeat(mask[:, None, :], 5, axis=1)
+        if causal:
+            full &= np.tril(np.ones((5, 5), bool))[None]
+        h = np_norm(layer.attention_norm, x64)
+        y = x64 + np_mha(layer.attention, h, h, full)
+        y = y + np_mlp(layer.mlp, np_norm(layer.mlp_norm, y), np_quick_gelu)
+        np.testing.assert_allclose(out[:, 0], y[np.arange(3), index], atol=2e-5)
+        with pytest.raises(ValueError, match="query_index must have shape"):
+            layer(x, query_index=index[:, None])
+
     def test_causal_never_sees_later_tokens(self):
         x = rand(1, 6, 8)
         layer = SelfAttention(num_heads=2, causal=True)

@@ -189,11 +189,14 @@ class TextTransformer(keras.Model):
         What the EOT pooling reads from; useful for captioning heads.
         """
         token_ids, padding_mask = self._unpack(inputs)
-        x = self.token_embedding(token_ids)
-        x = x + self.position_embedding(x)
+        x = self._embed(token_ids)
         for block in self.blocks:
             x = maybe_remat(block, self.remat)(x, mask=padding_mask, training=training)
         return self.ln_final(x)
+
+    def _embed(self, token_ids):
+        x = self.token_embedding(token_ids)
+        return x + self.position_embedding(x)
 
     def eot_positions(self, token_ids):
         """Index of the end-of-text token of each row, int32 `(batch,)`."""
@@ -210,11 +213,16 @@ class TextTransformer(keras.Model):
         return ops.minimum(first, length - 1)
 
     def call(self, inputs, training=None):
-        x = self.token_features(inputs, training=training)
-        token_ids, _ = self._unpack(inputs)
-        index = self.eot_positions(token_ids)[:, None, None]
-        x = ops.take_along_axis(x, index, axis=1)[:, 0, :]
-        return self.projection(x)
+        token_ids, padding_mask = self._unpack(inputs)
+        x = self._embed(token_ids)
+        for block in self.blocks[:-1]:
+            x = maybe_remat(block, self.remat)(x, mask=padding_mask, training=training)
+        # Only the end-of-text token is read: the last block computes it alone
+        # (equal to `token_features` there; `test_text_transformer` checks).
+        x = maybe_remat(self.blocks[-1], self.remat)(
+            x, mask=padding_mask, training=training,
+            query_index=self.eot_positions(token_ids))
+        return self.projection(self.ln_final(x[:, 0, :]))
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, dict):

@@ -159,8 +159,11 @@ class VisionTransformer(keras.Model):
         x = ops.concatenate([class_token, x], axis=1)
         x = x + self.position_embedding(x)
         x = self.ln_pre(x)
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = maybe_remat(block, self.remat)(x, training=training)
+        # Only the class token is read: the last block computes it alone.
+        x = maybe_remat(self.blocks[-1], self.remat)(
+            x, training=training, query_index=ops.zeros((batch,), "int32"))
         return self.projection(self.ln_post(x[:, 0, :]))
 
     def compute_output_shape(self, input_shape):

@@ -123,12 +123,21 @@ def _is_layer_config(value):
 
 
 def _with_dtype(config, dtype):
-    """Sets `dtype` in `config` and in every nested kerasmm layer config."""
-    config = dict(config, dtype=dtype)
-    for key, value in config.items():
+    """Sets `dtype` in `config` and in every nested kerasmm layer config,
+    also those inside plain dicts and lists (`MultimodalAdapter`'s
+    adapters, `MultimodalDecoder`'s decoders)."""
+
+    def nested(value):
         if _is_layer_config(value):
-            config[key] = dict(value, config=_with_dtype(value["config"], dtype))
-    return config
+            return dict(value, config=_with_dtype(value["config"], dtype))
+        if isinstance(value, dict) and not isinstance(value.get("config"), dict):
+            return {k: nested(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(nested(v) for v in value)
+        return value
+
+    config = dict(config, dtype=dtype)
+    return {key: nested(value) for key, value in config.items()}
 
 
 def _serialized(value):

@@ -403,3 +403,15 @@ def test_package_data_preset(monkeypatch, tmp_path):
     backbone.save_to_preset(model, os.path.join(tmp_path, "shapes_clip_tiny"))
     restored = backbone.from_preset("shapes_clip_tiny", model_class=CLIP)
     assert_trees_close(restored(batch()), model(batch()), atol=1e-6)
+
+
+def test_dtype_override_reaches_nested_modality_layers():
+    """MultimodalAdapter / MultimodalDecoder hold their per-modality layers
+    in dicts: the dtype override reaches those too."""
+    model = backbone.from_preset(fixture("hf_perceiver_multimodal"), dtype="bfloat16",
+                                 load_weights=False)
+    adapters = model.input_adapter.adapters
+    decoders = model.decoder.decoders
+    assert sorted(adapters) == ["audio", "image", "label"]
+    for layer in list(adapters.values()) + list(decoders.values()):
+        assert layer.compute_dtype == "bfloat16", layer.name

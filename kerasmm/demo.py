@@ -317,8 +317,9 @@ def run_demo(epochs=None, steps_per_epoch=None, batch_size=None, seed=0,
     png_path, labelled = save_retrievals(
         clip, test_data, os.path.join(os.path.abspath(output_dir), PNG_FILENAME))
     log(f"Model saved to {model_path}")
-    log(f"Retrievals ({'labelled' if labelled else plotting.MATPLOTLIB_MISSING}) "
-        f"saved to {png_path}")
+    log(f"Retrievals saved to {png_path}")
+    if not labelled:
+        log(f"  (an image grid without captions: {plotting.MATPLOTLIB_MISSING})")
     results.update({
         "train_seconds": seconds,
         "model_path": model_path,

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerasmm.distribute import all_gather
+from kerasmm.losses.chunked_logits import row_sum
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
 from kerasmm.losses.contrastive_loss import positive_dots
 
@@ -136,9 +137,9 @@ class NCELoss(ContrastiveLoss):
         )
         positive_logits = positive_scores / self.temperature - log_kq
         noise_logits = noise_scores / self.temperature - log_kq
-        return ops.softplus(-positive_logits) + ops.sum(
-            ops.softplus(noise_logits), axis=1
-        )
+        # `row_sum`, not ops.sum: XLA may fuse the row sums into the batch
+        # mean and lose small terms (see `chunked_logits.row_sum`).
+        return ops.softplus(-positive_logits) + row_sum(ops.softplus(noise_logits))
 
     def get_config(self):
         config = super().get_config()

@@ -1,41 +1,16 @@
 """CLIP image preprocessing: shortest-side resize, center crop, mean/std."""
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from kerasmm.preprocessing.image_preprocessor import ImagePreprocessor
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
-_INTERPOLATIONS = (
-    "bicubic",
-    "bilinear",
-    "nearest",
-    "area",
-    "lanczos3",
-    "lanczos5",
-    "gaussian",
-    "mitchellcubic",
-)
-
-
-def _check_channels(value, name):
-    if value is None:
-        return None
-    try:
-        value = tuple(float(v) for v in value)
-    except TypeError:
-        value = ()
-    if len(value) != 3:
-        raise ValueError(
-            f"{name} must be None or 3 numbers (one per RGB channel). "
-            f"Received: {name}={value}"
-        )
-    return value
-
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CLIPImagePreprocessor(keras.layers.Layer):
+class CLIPImagePreprocessor(ImagePreprocessor):
     """Resizes, center-crops and normalises images as CLIP expects.
 
     The steps of OpenAI's `clip.load(...)` preprocessing and Hugging Face's
@@ -95,50 +70,7 @@ class CLIPImagePreprocessor(keras.layers.Layer):
         antialias=True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if (
-            isinstance(image_size, bool)
-            or not isinstance(image_size, (int, np.integer))
-            or image_size < 1
-        ):
-            raise ValueError(
-                f"image_size must be a positive int. Received: image_size={image_size}"
-            )
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {_INTERPOLATIONS}. "
-                f"Received: interpolation={interpolation!r}"
-            )
-        self.image_size = int(image_size)
-        self.mean = _check_channels(mean, "mean")
-        self.std = _check_channels(std, "std")
-        if (self.mean is None) != (self.std is None):
-            raise ValueError(
-                "mean and std must both be given or both be None. "
-                f"Received: mean={mean}, std={std}"
-            )
-        if self.std is not None and min(self.std) <= 0:
-            raise ValueError(f"std must be positive. Received: std={std}")
-        self.interpolation = interpolation
-        self.antialias = bool(antialias)
-        self._allow_non_tensor_positional_args = True
-        self._convert_input_args = False
-        self.built = True
-
-    def call(self, images):
-        if not isinstance(images, tf.Tensor):
-            images = tf.convert_to_tensor(np.asarray(images))
-        if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
-            raise ValueError(
-                "images must have shape (H, W, 3) or (batch, H, W, 3). "
-                f"Received: shape={images.shape}"
-            )
-        if not (images.dtype.is_integer or images.dtype.is_floating):
-            raise ValueError(
-                f"images must be int or float. Received: dtype={images.dtype.name}"
-            )
-        with tf.device("/cpu:0"):
-            return self._preprocess(images)
+        super().__init__(image_size, mean, std, interpolation, antialias, **kwargs)
 
     def _preprocess(self, images):
         size = self.image_size
@@ -163,25 +95,3 @@ class CLIPImagePreprocessor(keras.layers.Layer):
         left = (new_width - size) // 2
         x = x[..., top : top + size, left : left + size, :]
         return tf.ensure_shape(self._normalize(x), images.shape[:-3] + (size, size, 3))
-
-    def _normalize(self, x):
-        x = x / 255.0
-        if self.mean is not None:
-            x = (x - tf.constant(self.mean)) / tf.constant(self.std)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.image_size, self.image_size, 3)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "image_size": self.image_size,
-                "mean": self.mean,
-                "std": self.std,
-                "interpolation": self.interpolation,
-                "antialias": self.antialias,
-            }
-        )
-        return config

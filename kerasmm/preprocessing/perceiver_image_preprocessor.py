@@ -3,18 +3,16 @@
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from kerasmm.preprocessing.clip_image_preprocessor import _INTERPOLATIONS
-from kerasmm.preprocessing.clip_image_preprocessor import _check_channels
+from kerasmm.preprocessing.image_preprocessor import ImagePreprocessor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class PerceiverImagePreprocessor(keras.layers.Layer):
+class PerceiverImagePreprocessor(ImagePreprocessor):
     """Center-crops, resizes and normalises images as Perceiver IO expects.
 
     The steps of Hugging Face's `PerceiverImageProcessor` (DeepMind's
@@ -77,15 +75,7 @@ class PerceiverImagePreprocessor(keras.layers.Layer):
         antialias=True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if (
-            isinstance(image_size, bool)
-            or not isinstance(image_size, (int, np.integer))
-            or image_size < 1
-        ):
-            raise ValueError(
-                f"image_size must be a positive int. Received: image_size={image_size}"
-            )
+        super().__init__(image_size, mean, std, interpolation, antialias, **kwargs)
         if (
             isinstance(center_crop_fraction, bool)
             or not isinstance(center_crop_fraction, numbers.Real)
@@ -95,42 +85,7 @@ class PerceiverImagePreprocessor(keras.layers.Layer):
                 "center_crop_fraction must be a number in (0, 1]. "
                 f"Received: center_crop_fraction={center_crop_fraction}"
             )
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {_INTERPOLATIONS}. "
-                f"Received: interpolation={interpolation!r}"
-            )
-        self.image_size = int(image_size)
         self.center_crop_fraction = float(center_crop_fraction)
-        self.mean = _check_channels(mean, "mean")
-        self.std = _check_channels(std, "std")
-        if (self.mean is None) != (self.std is None):
-            raise ValueError(
-                "mean and std must both be given or both be None. "
-                f"Received: mean={mean}, std={std}"
-            )
-        if self.std is not None and min(self.std) <= 0:
-            raise ValueError(f"std must be positive. Received: std={std}")
-        self.interpolation = interpolation
-        self.antialias = bool(antialias)
-        self._allow_non_tensor_positional_args = True
-        self._convert_input_args = False
-        self.built = True
-
-    def call(self, images):
-        if not isinstance(images, tf.Tensor):
-            images = tf.convert_to_tensor(np.asarray(images))
-        if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
-            raise ValueError(
-                "images must have shape (H, W, 3) or (batch, H, W, 3). "
-                f"Received: shape={images.shape}"
-            )
-        if not (images.dtype.is_integer or images.dtype.is_floating):
-            raise ValueError(
-                f"images must be int or float. Received: dtype={images.dtype.name}"
-            )
-        with tf.device("/cpu:0"):
-            return self._preprocess(images)
 
     def _preprocess(self, images):
         size = self.image_size
@@ -148,25 +103,7 @@ class PerceiverImagePreprocessor(keras.layers.Layer):
         x = tf.clip_by_value(x, 0.0, 255.0)
         return tf.ensure_shape(self._normalize(x), images.shape[:-3] + (size, size, 3))
 
-    def _normalize(self, x):
-        x = x / 255.0
-        if self.mean is not None:
-            x = (x - tf.constant(self.mean)) / tf.constant(self.std)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.image_size, self.image_size, 3)
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "image_size": self.image_size,
-                "center_crop_fraction": self.center_crop_fraction,
-                "mean": self.mean,
-                "std": self.std,
-                "interpolation": self.interpolation,
-                "antialias": self.antialias,
-            }
-        )
+        config["center_crop_fraction"] = self.center_crop_fraction
         return config

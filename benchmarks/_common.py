@@ -144,6 +144,20 @@ def emit_result(result):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def main(argv, parse_args, worker, run):
+    """The `main` of a benchmark that runs each configuration in a fresh
+    subprocess: as a worker (`--worker CONFIG`) it runs `worker(config)`
+    and emits its result; otherwise it describes the run and calls
+    `run(args)`, which starts the workers."""
+    args = parse_args(argv)
+    select_backend(args.backend)
+    if args.worker:
+        emit_result(worker(json.loads(args.worker)))
+        return
+    print(describe_run(args))
+    run(args)
+
+
 # === Host memory ===
 
 
@@ -206,6 +220,14 @@ class StepMemory:
         self.peak_bytes = peak or peak_rss_bytes()
         self.delta_bytes = max(self.peak_bytes - self.before, 0)
         return False
+
+
+def memory_result(step_memory):
+    """The memory fields of a worker's result, after a `StepMemory` block."""
+    return {"step_bytes": step_memory.delta_bytes,
+            "step_memory_exact": step_memory.exact,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "device_peak_bytes": device_peak_bytes()}
 
 
 # === Device memory ===
@@ -323,6 +345,12 @@ def gemm_peak_gflops(size=2048, repeats=5, dtype="float32"):
     """
     fn, flops = gemm_call(size, dtype)
     return flops / time_call(fn, warmup=1, repeats=repeats)["min"] / 1e9
+
+
+def max_abs_diff(path_a, path_b):
+    """Largest |a - b| over all arrays of two `.npz` files with the same keys."""
+    a, b = np.load(path_a), np.load(path_b)
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a.files)
 
 
 # === Output ===

@@ -31,7 +31,6 @@ Usage:
         --batch-sizes 1024 65536
 """
 
-import json
 import math
 import os
 import shutil
@@ -134,10 +133,7 @@ def worker(config):
         "seconds": float(np.median(times)) if times else first,
         "includes_compile": not times,
         "first_seconds": first,
-        "step_bytes": memory.delta_bytes,
-        "step_memory_exact": memory.exact,
-        "peak_rss_bytes": _common.peak_rss_bytes(),
-        "device_peak_bytes": _common.device_peak_bytes(),
+        **_common.memory_result(memory),
     })
     return result
 
@@ -174,11 +170,6 @@ def repeats_for(batch_size, quick):
         return 1
     # The largest sizes run once: their first call is minutes, compile seconds.
     return 2 if batch_size <= 4096 else (1 if batch_size <= 16384 else 0)
-
-
-def max_abs_diff(path_a, path_b):
-    a, b = np.load(path_a), np.load(path_b)
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a.files)
 
 
 def run(args):
@@ -258,7 +249,7 @@ def _check(loss, batch, results, args, tmp):
     if "loss" not in full or "loss" not in chunked:
         return row + ["-", "-", "-", "-"]
     paths = [_grads_path(tmp, loss, batch, c) for c in (None, args.chunk_size)]
-    grads_diff = max_abs_diff(*paths)
+    grads_diff = _common.max_abs_diff(*paths)
     return row + [
         f"{abs(full['loss'] - chunked['loss']):.2e}", f"{grads_diff:.2e}",
         _common.format_ratio(full["seconds"] / chunked["seconds"]),
@@ -275,13 +266,7 @@ def _fmt(value):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    _common.select_backend(args.backend)
-    if args.worker:
-        _common.emit_result(worker(json.loads(args.worker)))
-        return
-    print(_common.describe_run(args))
-    run(args)
+    _common.main(argv, parse_args, worker, run)
 
 
 if __name__ == "__main__":

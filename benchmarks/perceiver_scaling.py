@@ -125,8 +125,7 @@ def worker(config):
             times.append(time.perf_counter() - start)
     return {"seconds": float(np.median(times)), "first_seconds": first,
             "loss": float(loss), "parameters": model.count_params(),
-            "step_bytes": memory.delta_bytes, "peak_rss_bytes": _common.peak_rss_bytes(),
-            "device_peak_bytes": _common.device_peak_bytes()}
+            **_common.memory_result(memory)}
 
 
 # === Parent ===
@@ -242,13 +241,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    _common.select_backend(args.backend)
-    if args.worker:
-        _common.emit_result(worker(json.loads(args.worker)))
-        return
-    print(_common.describe_run(args))
-    run(args)
+    _common.main(argv, parse_args, worker, run)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ Usage:
     python benchmarks/remat_memory.py --backend jax --stacks vit
 """
 
-import json
 import os
 import shutil
 import sys
@@ -125,10 +124,7 @@ def worker(config):
         timing = _common.time_call(call, warmup=0, repeats=config["repeats"])
     result.update({
         "seconds": timing["median"],
-        "step_bytes": memory.delta_bytes,
-        "step_memory_exact": memory.exact,
-        "peak_rss_bytes": _common.peak_rss_bytes(),
-        "device_peak_bytes": _common.device_peak_bytes(),
+        **_common.memory_result(memory),
     })
     return result
 
@@ -144,11 +140,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
     return args
-
-
-def max_abs_diff(path_a, path_b):
-    a, b = np.load(path_a), np.load(path_b)
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a.files)
 
 
 def max_abs(path):
@@ -208,7 +199,7 @@ def _check(stack, results, paths):
     if "error" in plain or "error" in remat:
         return [stack, "-", "-", "-", "-", "-"]
     return [stack, f"{max_abs(paths[False]):.3g}",
-            f"{max_abs_diff(paths[False], paths[True]):.2e}",
+            f"{_common.max_abs_diff(paths[False], paths[True]):.2e}",
             _common.format_ratio(_ratio(plain["step_bytes"], remat["step_bytes"])),
             _common.format_ratio(_ratio(plain.get("xla_temp_bytes"),
                                         remat.get("xla_temp_bytes"))),
@@ -216,13 +207,7 @@ def _check(stack, results, paths):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    _common.select_backend(args.backend)
-    if args.worker:
-        _common.emit_result(worker(json.loads(args.worker)))
-        return
-    print(_common.describe_run(args))
-    run(args)
+    _common.main(argv, parse_args, worker, run)
 
 
 if __name__ == "__main__":

@@ -61,16 +61,20 @@ class BaseDecoder(keras.layers.Layer):
 
     # Subclass hooks ------------------------------------------------------
     def build_queries(self, latent_dim, input_dim=None):
-        raise NotImplementedError(f"{type(self).__name__} must implement build_queries(latent_dim, input_dim)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement build_queries(latent_dim, input_dim)")
 
     def queries(self, latents, inputs=None, subsampled_points=None):
-        raise NotImplementedError(f"{type(self).__name__} must implement queries(latents, inputs, subsampled_points)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement queries(latents, inputs, subsampled_points)")
 
     def build_postprocess(self, width):
-        raise NotImplementedError(f"{type(self).__name__} must implement build_postprocess(width)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement build_postprocess(width)")
 
     def postprocess(self, x, subsampled_points=None):
-        raise NotImplementedError(f"{type(self).__name__} must implement postprocess(x, subsampled_points)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement postprocess(x, subsampled_points)")
 
     # Keras ----------------------------------------------------------------
     def build(self, latents_shape, inputs_shape=None):

@@ -10,6 +10,8 @@ arrays, checking every shape.
 
 import dataclasses
 import difflib
+import json
+import os
 from typing import Callable
 
 import numpy as np
@@ -192,6 +194,18 @@ class TensorReader:
                 + (" ..." if len(unused) > 20 else "")
             )
         return self.weights, self.sources
+
+
+def read_hf_config(directory, matches, model_name):
+    """`config.json` of a Hugging Face checkpoint directory, as a dict;
+    a ValueError when `matches(config)` says it is not a `model_name`."""
+    path = os.path.join(directory, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    if not matches(config):
+        raise ValueError(f"{path} is not a {model_name} config. Received: "
+                         f"model_type={config.get('model_type')!r}")
+    return config
 
 
 def require(config, key, where):

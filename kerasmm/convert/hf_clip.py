@@ -34,6 +34,7 @@ import os
 from kerasmm.convert.checkpoint import ConvertedCheckpoint
 from kerasmm.convert.checkpoint import Converter
 from kerasmm.convert.checkpoint import TensorReader
+from kerasmm.convert.checkpoint import read_hf_config
 from kerasmm.convert.safetensors_io import find_weights_file
 from kerasmm.convert.safetensors_io import load_tensors
 
@@ -207,12 +208,7 @@ def convert(directory, load_weights=True):
     Returns:
         A `ConvertedCheckpoint` for `kerasmm.models.CLIP`.
     """
-    config_path = os.path.join(directory, "config.json")
-    with open(config_path) as f:
-        config = json.load(f)
-    if not matches(config):
-        raise ValueError(f"{config_path} is not a CLIP config. Received: "
-                         f"model_type={config.get('model_type')!r}")
+    config = read_hf_config(directory, matches, "CLIP")
     clip_config, preprocessing, vision_layers, text_layers = model_config(config)
     preprocessing = _read_preprocessor_config(directory, preprocessing)
     converted = ConvertedCheckpoint(

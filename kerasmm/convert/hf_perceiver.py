@@ -79,12 +79,10 @@ model, `num_frames * audio_samples_per_frame` audio samples and
 `num_frames` frames of `image_size`).
 """
 
-import json
-import os
-
 from kerasmm.convert.checkpoint import ConvertedCheckpoint
 from kerasmm.convert.checkpoint import Converter
 from kerasmm.convert.checkpoint import TensorReader
+from kerasmm.convert.checkpoint import read_hf_config
 from kerasmm.convert.checkpoint import require
 from kerasmm.convert.safetensors_io import find_weights_file
 from kerasmm.convert.safetensors_io import load_tensors
@@ -374,12 +372,7 @@ def convert(directory, load_weights=True):
         A `ConvertedCheckpoint` for `kerasmm.models.PerceiverIO`, with the
         input shape to build it with.
     """
-    config_path = os.path.join(directory, "config.json")
-    with open(config_path) as f:
-        config = json.load(f)
-    if not matches(config):
-        raise ValueError(f"{config_path} is not a Perceiver config. Received: "
-                         f"model_type={config.get('model_type')!r}")
+    config = read_hf_config(directory, matches, "Perceiver")
     perceiver, input_shape, preprocessing, architecture = model_config(config)
     converted = ConvertedCheckpoint(
         class_name="PerceiverIO", config=perceiver, preprocessing=preprocessing,

@@ -2,6 +2,7 @@
 tools/make_parity_fixtures.py with torch, transformers and open_clip)."""
 
 import functools
+import json
 import os
 import shutil
 
@@ -39,6 +40,26 @@ def copy_fixture(name, tmp_path):
     directory = os.path.join(tmp_path, name)
     shutil.copytree(fixture(name), directory)
     return directory
+
+
+def rewrite_weights(directory, edit, file_name="model.safetensors"):
+    """Applies `edit(tensors)` (in place) to a copied fixture's weights."""
+    from kerasmm import convert
+
+    path = os.path.join(directory, file_name)
+    tensors = convert.load_tensors(path)
+    edit(tensors)
+    convert.save_tensors(path, tensors)
+
+
+def rewrite_config(directory, edit, file_name="config.json"):
+    """Applies `edit(config)` (in place) to a copied fixture's config."""
+    path = os.path.join(directory, file_name)
+    with open(path) as f:
+        config = json.load(f)
+    edit(config)
+    with open(path, "w") as f:
+        json.dump(config, f)
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,6 +13,7 @@ from kerasmm.models import backbone
 from tests.convert.parity import ATOL, assert_clip_parity, converted_model, copy_fixture
 from tests.convert.parity import fixture
 from tests.convert.parity import max_abs_diff, reference
+from tests.convert.parity import rewrite_config, rewrite_weights
 
 
 @pytest.mark.parametrize("name", ["hf_clip_eos", "hf_clip_argmax"])
@@ -64,23 +65,16 @@ def test_short_config_uses_transformers_defaults():
     assert preprocessing["image_size"] == 224
 
 
-def _rewrite_weights(directory, edit):
-    path = os.path.join(directory, "model.safetensors")
-    tensors = convert.load_tensors(path)
-    edit(tensors)
-    convert.save_tensors(path, tensors)
-
-
 def test_missing_tensor_is_named(tmp_path):
     directory = copy_fixture("hf_clip_eos", tmp_path)
-    _rewrite_weights(directory, lambda t: t.pop("text_model.final_layer_norm.bias"))
+    rewrite_weights(directory, lambda t: t.pop("text_model.final_layer_norm.bias"))
     with pytest.raises(ValueError, match="text_model.final_layer_norm.bias"):
         convert.convert(directory)
 
 
 def test_unused_tensor_is_listed(tmp_path):
     directory = copy_fixture("hf_clip_eos", tmp_path)
-    _rewrite_weights(directory, lambda t: t.update(extra_head=np.zeros(3, "float32")))
+    rewrite_weights(directory, lambda t: t.update(extra_head=np.zeros(3, "float32")))
     with pytest.raises(ValueError, match=r"left unused.*extra_head"):
         convert.convert(directory)
 
@@ -88,7 +82,7 @@ def test_unused_tensor_is_listed(tmp_path):
 def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
     directory = copy_fixture("hf_clip_eos", tmp_path)
     name = "vision_model.encoder.layers.1.mlp.fc1.weight"
-    _rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
+    rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
     with pytest.raises(ValueError) as info:
         backbone.from_preset(directory)
     message = str(info.value)
@@ -98,12 +92,7 @@ def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
 
 def test_config_with_more_layers_than_weights_fails(tmp_path):
     directory = copy_fixture("hf_clip_argmax", tmp_path)
-    path = os.path.join(directory, "config.json")
-    with open(path) as f:
-        config = json.load(f)
-    config["vision_config"]["num_hidden_layers"] = 3
-    with open(path, "w") as f:
-        json.dump(config, f)
+    rewrite_config(directory, lambda c: c["vision_config"].update(num_hidden_layers=3))
     with pytest.raises(ValueError, match="vision_model.encoder.layers.2"):
         convert.convert(directory)
 

@@ -19,6 +19,7 @@ from kerasmm.models.presets import PRESETS
 from kerasmm.preprocessing import ByteTokenizer
 from tests.convert.parity import ATOL, converted_model, copy_fixture, fixture
 from tests.convert.parity import max_abs_diff, reference
+from tests.convert.parity import rewrite_config, rewrite_weights
 
 IMAGE_FIXTURES = {
     "hf_perceiver_learned": "conv1x1",
@@ -85,36 +86,24 @@ def test_converted_config_follows_architectures():
     assert conv.input_shape == (None, 16, 16, 3)
 
 
-def _rewrite_weights(directory, edit):
-    path = os.path.join(directory, "model.safetensors")
-    tensors = convert.load_tensors(path)
-    edit(tensors)
-    convert.save_tensors(path, tensors)
-
-
 def test_missing_tensor_is_named(tmp_path):
     directory = copy_fixture("hf_perceiver_mlm", tmp_path)
     name = "perceiver.encoder.self_attends.1.mlp.dense2.bias"
-    _rewrite_weights(directory, lambda t: t.pop(name))
+    rewrite_weights(directory, lambda t: t.pop(name))
     with pytest.raises(ValueError, match=name.replace(".", r"\.")):
         convert.convert(directory)
 
 
 def test_unused_tensor_is_listed(tmp_path):
     directory = copy_fixture("hf_perceiver_learned", tmp_path)
-    _rewrite_weights(directory, lambda t: t.update(extra_head=np.zeros(3, "float32")))
+    rewrite_weights(directory, lambda t: t.update(extra_head=np.zeros(3, "float32")))
     with pytest.raises(ValueError, match=r"left unused.*extra_head"):
         convert.convert(directory)
 
 
 def test_more_layers_in_config_than_weights_fails(tmp_path):
     directory = copy_fixture("hf_perceiver_fourier", tmp_path)
-    path = os.path.join(directory, "config.json")
-    with open(path) as f:
-        config = json.load(f)
-    config["num_self_attends_per_block"] = 3
-    with open(path, "w") as f:
-        json.dump(config, f)
+    rewrite_config(directory, lambda c: c.update(num_self_attends_per_block=3))
     with pytest.raises(ValueError, match=r"perceiver\.encoder\.self_attends\.2"):
         convert.convert(directory)
 
@@ -122,7 +111,7 @@ def test_more_layers_in_config_than_weights_fails(tmp_path):
 def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
     directory = copy_fixture("hf_perceiver_mlm", tmp_path)
     name = "perceiver.encoder.cross_attention.mlp.dense1.weight"
-    _rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
+    rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
     with pytest.raises(ValueError) as info:
         backbone.from_preset(directory)
     message = str(info.value)

@@ -6,7 +6,6 @@ HF's forward decodes correctly only with `subsampled_output_points`, so the
 references are HF's outputs for every point (`full_*`) and for an
 unordered chunk (`chunk_*`)."""
 
-import json
 import os
 
 import numpy as np
@@ -24,6 +23,7 @@ from kerasmm.models import PerceiverIO
 from kerasmm.models import backbone
 from tests.convert.parity import ATOL, converted_model, copy_fixture, fixture
 from tests.convert.parity import max_abs_diff, reference
+from tests.convert.parity import rewrite_config, rewrite_weights
 
 NAME = "hf_perceiver_multimodal"
 MODALITIES = ("audio", "image", "label")
@@ -114,24 +114,17 @@ def test_converted_config_and_input_shape():
     assert converted.preprocessing["num_frames"] == 2
 
 
-def _rewrite_weights(directory, edit):
-    path = os.path.join(directory, "model.safetensors")
-    tensors = convert.load_tensors(path)
-    edit(tensors)
-    convert.save_tensors(path, tensors)
-
-
 def test_missing_tensor_is_named(tmp_path):
     directory = copy_fixture(NAME, tmp_path)
     name = "perceiver.output_postprocessor.modalities.image.classifier.bias"
-    _rewrite_weights(directory, lambda t: t.pop(name))
+    rewrite_weights(directory, lambda t: t.pop(name))
     with pytest.raises(ValueError, match=name.replace(".", r"\.")):
         convert.convert(directory)
 
 
 def test_unused_tensor_is_listed(tmp_path):
     directory = copy_fixture(NAME, tmp_path)
-    _rewrite_weights(directory, lambda t: t.update(
+    rewrite_weights(directory, lambda t: t.update(
         {"perceiver.decoder.padding.depth": np.zeros((1, 3), "float16")}))
     with pytest.raises(ValueError, match=r"left unused.*padding\.depth"):
         convert.convert(directory)
@@ -139,12 +132,7 @@ def test_unused_tensor_is_listed(tmp_path):
 
 def test_config_that_disagrees_with_weights_names_tensor(tmp_path):
     directory = copy_fixture(NAME, tmp_path)
-    path = os.path.join(directory, "config.json")
-    with open(path) as f:
-        config = json.load(f)
-    config["_label_trainable_num_channels"] = 20
-    with open(path, "w") as f:
-        json.dump(config, f)
+    rewrite_config(directory, lambda c: c.update(_label_trainable_num_channels=20))
     # The label query is 4 narrower: the checkpoint's label padding is 4 short.
     with pytest.raises(ValueError, match=r"decoder\.padding\.label.*\(1, 363\).*\(1, 367\)"):
         convert.convert(directory)

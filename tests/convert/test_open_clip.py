@@ -12,6 +12,7 @@ from kerasmm.models import CLIP
 from kerasmm.models import backbone
 from tests.convert.parity import assert_clip_parity, converted_model, copy_fixture, fixture
 from tests.convert.parity import reference
+from tests.convert.parity import rewrite_weights
 
 
 @pytest.mark.parametrize("name", ["open_clip_vit", "open_clip_rn"])
@@ -90,10 +91,8 @@ def test_preprocessing_from_config():
 
 def test_missing_batch_norm_statistic_is_named(tmp_path):
     directory = copy_fixture("open_clip_rn", tmp_path)
-    path = os.path.join(directory, "open_clip_model.safetensors")
-    tensors = convert.load_tensors(path)
-    del tensors["visual.layer3.0.downsample.1.running_var"]
-    convert.save_tensors(path, tensors)
+    rewrite_weights(directory, lambda t: t.pop("visual.layer3.0.downsample.1.running_var"),
+                    "open_clip_model.safetensors")
     with pytest.raises(ValueError, match=r"visual\.layer3\.0\.downsample\.1\.running_var"):
         convert.convert(directory)
 

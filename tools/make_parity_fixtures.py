@@ -214,31 +214,41 @@ def make_tokenizer_fixture():
     return vocab, merges, tokenizer
 
 
-def make_image_processor_fixture():
-    from transformers import CLIPImageProcessor, CLIPImageProcessorPil
-
+def _image_processor_fixture(directory_name, processor_classes, shapes, kwargs, config):
+    """Noise images of `shapes` and one smooth image (noise is the worst case
+    for resampling differences, a smooth image the typical one), processed
+    by each `(backend name, processor class)`; writes `reference.npz` and
+    `config.json` (`config` plus the counts, mean/std and versions)."""
     generator = np.random.default_rng(0)
-    shapes = [(40, 56), (64, 48), (33, 90), (32, 32)]
     inputs = [generator.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
-    # A smooth image too: noise is the worst case for resampling differences.
     yy, xx = np.mgrid[0:72, 0:50]
     smooth = np.stack([yy * 3.5, xx * 5.0, (yy + xx) * 2.0], axis=-1)
     inputs.append(np.clip(smooth, 0, 255).astype(np.uint8))
-    kwargs = dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     arrays = {f"image_{i}": image for i, image in enumerate(inputs)}
-    for name, cls in (("torchvision", CLIPImageProcessor), ("pil", CLIPImageProcessorPil)):
+    for name, cls in processor_classes:
         processor = cls(**kwargs)
         for i, image in enumerate(inputs):
             pixels = processor(images=image, return_tensors="np")["pixel_values"][0]
             arrays[f"{name}_{i}"] = pixels.transpose(1, 2, 0).astype(np.float32)
-    directory = os.path.join(FIXTURES, "clip_image_processor")
+    directory = os.path.join(FIXTURES, directory_name)
     os.makedirs(directory, exist_ok=True)
     save_npz(os.path.join(directory, "reference.npz"), **arrays)
     with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump({"image_size": 32, "num_images": len(inputs),
+        json.dump({**config, "num_images": len(inputs),
                    "smooth_image": len(inputs) - 1,
                    "mean": list(processor.image_mean), "std": list(processor.image_std),
                    "transformers_version": transformers.__version__}, f, indent=1)
+
+
+def make_image_processor_fixture():
+    from transformers import CLIPImageProcessor, CLIPImageProcessorPil
+
+    _image_processor_fixture(
+        "clip_image_processor",
+        (("torchvision", CLIPImageProcessor), ("pil", CLIPImageProcessorPil)),
+        shapes=[(40, 56), (64, 48), (33, 90), (32, 32)],
+        kwargs=dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        config={"image_size": 32})
 
 
 # === Hugging Face CLIP ===
@@ -483,28 +493,12 @@ def make_perceiver_image_processor_fixture():
     default 224 / 256 crop fraction), covering down-, up- and no resizing."""
     from transformers import PerceiverImageProcessor, PerceiverImageProcessorPil
 
-    generator = np.random.default_rng(0)
-    shapes = [(40, 56), (64, 48), (33, 90), (20, 24)]
-    inputs = [generator.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
-    yy, xx = np.mgrid[0:72, 0:50]
-    smooth = np.stack([yy * 3.5, xx * 5.0, (yy + xx) * 2.0], axis=-1)
-    inputs.append(np.clip(smooth, 0, 255).astype(np.uint8))
-    kwargs = dict(size={"height": 28, "width": 28}, crop_size={"height": 32, "width": 32})
-    arrays = {f"image_{i}": image for i, image in enumerate(inputs)}
-    for name, cls in (("torchvision", PerceiverImageProcessor),
-                      ("pil", PerceiverImageProcessorPil)):
-        processor = cls(**kwargs)
-        for i, image in enumerate(inputs):
-            pixels = processor(images=image, return_tensors="np")["pixel_values"][0]
-            arrays[f"{name}_{i}"] = pixels.transpose(1, 2, 0).astype(np.float32)
-    directory = os.path.join(FIXTURES, "perceiver_image_processor")
-    os.makedirs(directory, exist_ok=True)
-    save_npz(os.path.join(directory, "reference.npz"), **arrays)
-    with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump({"image_size": 28, "crop_size": 32, "num_images": len(inputs),
-                   "smooth_image": len(inputs) - 1,
-                   "mean": list(processor.image_mean), "std": list(processor.image_std),
-                   "transformers_version": transformers.__version__}, f, indent=1)
+    _image_processor_fixture(
+        "perceiver_image_processor",
+        (("torchvision", PerceiverImageProcessor), ("pil", PerceiverImageProcessorPil)),
+        shapes=[(40, 56), (64, 48), (33, 90), (20, 24)],
+        kwargs=dict(size={"height": 28, "width": 28}, crop_size={"height": 32, "width": 32}),
+        config={"image_size": 28, "crop_size": 32})
 
 
 def make_perceiver_tokenizer_fixture():

@@ -1,5 +1,7 @@
-"""The `kerasmm` command: `python -m kerasmm demo` end to end, and its errors."""
+"""The `kerasmm` command: `python -m kerasmm demo` end to end, its help
+(read from `ClipDemoConfig`), its output-folder check, and its errors."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,7 +12,10 @@ import numpy as np
 import pytest
 
 from kerasmm import cli
-from kerasmm import demo
+from kerasmm.recipes import ClipDemoConfig
+from kerasmm.recipes import clip_demo
+from kerasmm.recipes import evaluate_clip
+from kerasmm.recipes import format_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED_KEYS = ("zero_shot_accuracy", "i2t_recall@1", "i2t_recall@5", "t2i_recall@1",
@@ -39,7 +44,7 @@ def _check_results(results, output_dir):
     for key in REQUIRED_KEYS[:5] + ("zero_shot_accuracy_held_out",):
         assert 0.0 <= results[key] <= 1.0, (key, results[key])
     assert results["train_seconds"] > 0
-    assert results["model_path"] == str(output_dir / demo.MODEL_FILENAME)
+    assert results["model_path"] == str(output_dir / ClipDemoConfig().model_filename)
     with open(results["png_path"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -51,18 +56,25 @@ def test_demo_small_json(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     results = _last_json_line(run.stdout)
     _check_results(results, output_dir)
-    assert results["epochs"] == demo.SMALL_TRAINING["epochs"]
+    small = ClipDemoConfig.small()
+    assert results["epochs"] == small.epochs and results["batch_size"] == small.batch_size
     assert results["backend"] == keras.backend.backend()
     assert "zero-shot accuracy" in run.stdout  # the table came first
 
     # The saved model reproduces the reported numbers: its embeddings are
     # the ones the command evaluated (JSON values are rounded to 1e-4).
     clip = keras.saving.load_model(results["model_path"])
-    again = demo.evaluate_clip(clip, image_size=demo.DEMO_MODEL["image_size"],
-                               num_per_class=demo.SMALL_TRAINING["num_per_class"],
-                               num_test=demo.SMALL_TRAINING["num_test"])
+    again = evaluate_clip(clip, small)
     for key in REQUIRED_KEYS[:5] + ("zero_shot_accuracy_held_out",):
         assert again[key] == pytest.approx(results[key], abs=1e-4), key
+    # A second run into the same folder is refused, and leaves the results be.
+    model_bytes = open(results["model_path"], "rb").read()
+    again_run = _run("demo", "--small", "--output-dir", str(output_dir), cwd=tmp_path,
+                     timeout=300)
+    assert again_run.returncode == 2 and "--overwrite" in again_run.stderr
+    assert "Training" not in again_run.stdout
+    assert open(results["model_path"], "rb").read() == model_bytes
+
     # And a second save/load round trip keeps the embeddings to 1e-6.
     path = str(tmp_path / "again.keras")
     clip.save(path)
@@ -98,14 +110,81 @@ def test_no_command_is_an_error(capsys):
     assert "command" in capsys.readouterr().err
 
 
-def test_help_lists_the_options(capsys):
+def _demo_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["demo", "--help"])
     assert exit_info.value.code == 0
-    out = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_help_lists_the_options(capsys):
+    out = _demo_help(capsys)
     for option in ("--epochs", "--steps-per-epoch", "--batch-size", "--seed",
-                   "--output-dir", "--small", "--json"):
+                   "--output-dir", "--overwrite", "--small", "--json"):
         assert option in out
+
+
+def test_help_prints_the_config_fields_and_defaults(capsys):
+    full, small = ClipDemoConfig(), ClipDemoConfig.small()
+    out = _demo_help(capsys)
+    assert format_config(full) in out  # every field, one `name = default` line each
+    for field in dataclasses.fields(full):
+        assert f"  {field.name} = {getattr(full, field.name)!r}\n" in out + "\n"
+    words = " ".join(out.split())  # argparse wraps the option help
+    assert f"default {full.epochs}; {small.epochs} with --small" in words
+    assert f"(default ./{full.output_dir})" in words
+    assert f"epochs={small.epochs}, steps_per_epoch={small.steps_per_epoch}" in words
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["demo"], ClipDemoConfig()),
+    (["demo", "clip", "--small"], ClipDemoConfig.small()),
+    (["demo", "--small", "--epochs", "2", "--seed", "5", "--output-dir", "x",
+      "--overwrite"], ClipDemoConfig.small(epochs=2, seed=5, output_dir="x", overwrite=True)),
+    (["demo", "--steps-per-epoch", "7", "--batch-size", "9"],
+     ClipDemoConfig(steps_per_epoch=7, batch_size=9)),
+])
+def test_options_make_the_config(argv, expected):
+    assert cli.demo_config(cli.build_parser().parse_args(argv)) == expected
+
+
+def test_unknown_demo_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["demo", "vqa"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def _fake_results(config):
+    return {key: 0.5 for key in cli.JSON_KEYS} | {
+        "model_path": os.path.join(config.output_dir, config.model_filename),
+        "epochs": config.epochs, "seed": config.seed}
+
+
+def test_non_empty_output_dir_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("trained before checking the output folder")
+
+    monkeypatch.setattr(clip_demo, "run_clip_demo", must_not_run)
+    monkeypatch.setattr(clip_demo, "train_clip", must_not_run)
+    (tmp_path / "shapes_clip.keras").write_bytes(b"earlier")
+    assert cli.main(["demo", "--small", "--output-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "kerasmm demo: error: output_dir must be a new or empty folder" in err
+    assert "--overwrite" in err and str(tmp_path) in err
+    assert (tmp_path / "shapes_clip.keras").read_bytes() == b"earlier"
+
+
+def test_overwrite_runs_the_demo_into_the_folder(tmp_path, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(clip_demo, "run_clip_demo",
+                        lambda config, verbose, log: seen.append(config) or _fake_results(config))
+    (tmp_path / "shapes_clip.keras").write_bytes(b"earlier")
+    assert cli.main(["demo", "--small", "--json", "--overwrite",
+                     "--output-dir", str(tmp_path)]) == 0
+    assert seen == [ClipDemoConfig.small(output_dir=str(tmp_path), overwrite=True)]
+    results = _last_json_line(capsys.readouterr().out)
+    assert set(results) == set(cli.JSON_KEYS) and results["epochs"] == seen[0].epochs
 
 
 @pytest.mark.slow
@@ -123,5 +202,74 @@ def test_full_demo_reaches_its_target(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     results = _last_json_line(run.stdout)
     _check_results(results, output_dir)
-    assert results["epochs"] == demo.DEMO_TRAINING["epochs"]
+    assert results["epochs"] == ClipDemoConfig().epochs
     assert results["zero_shot_accuracy"] >= 0.9, results
+
+
+# === kerasmm eval (tests/recipes/test_eval_*.py run the evaluations) ===
+
+
+@pytest.mark.parametrize("task, class_name", [("zero-shot", "ZeroShotEvalConfig"),
+                                              ("retrieval", "RetrievalEvalConfig")])
+def test_eval_help_prints_the_config_and_its_defaults(task, class_name, capsys):
+    from kerasmm.recipes import evaluation
+
+    config = getattr(evaluation, class_name)()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["eval", task, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert format_config(config) in out
+    words = " ".join(out.split())
+    assert f"(default {config.preset})" in words and f"(default {config.dataset})" in words
+    assert f"(default {config.batch_size})" in words
+    for option in ("--preset", "--model", "--dataset", "--split", "--data-dir",
+                   "--download", "--num-examples", "--batch-size", "--output", "--json"):
+        assert option in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["eval", "zero-shot"], {}),
+    (["eval", "zero-shot", "--dataset", "tfds:imagenet_v2", "--split", "test[:10]",
+      "--data-dir", "/data", "--download", "--batch-size", "8", "--num-per-class", "3"],
+     {"dataset": "tfds:imagenet_v2", "split": "test[:10]", "data_dir": "/data",
+      "download": True, "batch_size": 8, "num_per_class": 3}),
+    (["eval", "retrieval", "--recall-k", "1", "5", "--num-examples", "10", "--output",
+      "r.json", "--preset", "clip_vit_b32_openai"],
+     {"recall_k": (1, 5), "num_examples": 10, "output_path": "r.json",
+      "preset": "clip_vit_b32_openai"}),
+])
+def test_eval_options_make_the_config(argv, expected):
+    from kerasmm.recipes import evaluation
+
+    config_class = (evaluation.ZeroShotEvalConfig if argv[1] == "zero-shot"
+                    else evaluation.RetrievalEvalConfig)
+    assert cli.eval_config(cli.build_parser().parse_args(argv)) == config_class(**expected)
+
+
+@pytest.mark.parametrize("argv, option, words", [
+    (["zero-shot", "--dataset", "/no/such/folder"], "--dataset", "existing directory"),
+    (["zero-shot", "--dataset", "tfds:no_such_dataset_here"], "--dataset",
+     "TFDS has no dataset"),
+    (["retrieval", "--dataset", "/no/such/captions.json"], "--dataset", "existing file"),
+    (["retrieval", "--model", "/no/such/model.keras"], "--model", "existing .keras file"),
+    (["zero-shot", "--preset", "no_such_preset"], "--preset", "Unknown preset"),
+])
+def test_eval_errors_name_the_option(argv, option, words, capsys):
+    assert cli.main(["eval", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"kerasmm eval {argv[0]}: error: argument {option}: " in err
+    assert words in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["eval"], "task"),
+    (["eval", "zero-shot", "--batch-size", "0"], "--batch-size"),
+    (["eval", "retrieval", "--recall-k"], "--recall-k"),
+    (["eval", "zero-shot", "--recall-k", "1"], "--recall-k"),  # a retrieval option
+])
+def test_bad_eval_arguments_exit_with_2(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert words in capsys.readouterr().err

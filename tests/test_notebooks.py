@@ -3,8 +3,10 @@
 Add a notebook by listing it in `NOTEBOOKS` with the text its run must
 print, and in `MINIMUMS` with the numbers it prints that must reach a floor.
 Each notebook reads `KERASMM_NOTEBOOK_SMALL=1` to shrink its work to
-seconds, and must run offline: its first cell installs kerasmm only when the
-import fails, and the kernel gets this checkout on `PYTHONPATH`.
+seconds, and must run offline: its first code cell is the shared install cell
+(it installs kerasmm from `KERASMM_SOURCE` only when the import fails or another
+source is named; tests/test_packaging.py runs it against a built wheel), and
+the kernel gets this checkout on `PYTHONPATH`.
 """
 
 import os
@@ -23,6 +25,8 @@ NOTEBOOKS = {
                                  "largest embedding difference after reload"),
     "02_pretrained_zero_shot.ipynb": ("preset: shapes_clip_tiny", "zero-shot top-1 accuracy",
                                       "i2t_recall@5", "text 'a red triangle' -> images"),
+    "03_perceiver_io.ipynb": ("small mode: True", "held-out accuracy", "held-out masked loss",
+                              "held-out video MSE"),
     "04_distributed_training.ipynb": ("with 4 replicas",
                                       "largest weight difference after 2 steps"),
 }
@@ -39,6 +43,11 @@ MINIMUMS = {
         r"t2i_recall@5 +([0-9.]+) +\(chance 0\.010\)": 0.6,
     },
 }
+
+
+# The first code cell of every notebook, up to an optional trailing `import kerasmm`.
+INSTALL_CELL_START = "# Install kerasmm. KERASMM_SOURCE says where from"
+SOURCE_LINE = 'KERASMM_SOURCE = "kerasmm"'
 
 
 def _read(name):
@@ -61,8 +70,25 @@ def test_notebook_is_committed_without_outputs(name):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
-    first = next(c for c in notebook.cells if c.cell_type == "code").source
-    assert "import kerasmm" in first and "pip install" in first
+
+
+def _install_cell(notebook):
+    cell = next(c for c in notebook.cells if c.cell_type == "code").source
+    return cell.removesuffix("\n\nimport kerasmm")
+
+
+def test_every_notebook_is_listed():
+    on_disk = {n for n in os.listdir(NOTEBOOK_DIR) if n.endswith(".ipynb")}
+    assert on_disk == set(NOTEBOOKS)
+
+
+def test_notebooks_share_one_install_cell():
+    cells = {name: _install_cell(_read(name)) for name in NOTEBOOKS}
+    first = cells[min(cells)]
+    assert first.startswith(INSTALL_CELL_START) and first.count(SOURCE_LINE) == 1, first
+    assert "%pip" not in first  # plain Python: tests run it outside IPython
+    for name, cell in cells.items():
+        assert cell == first, name
 
 
 @pytest.mark.slow
@@ -75,7 +101,7 @@ def test_notebook_runs_in_small_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")  # no display needed on a test machine
     notebook = _read(name)
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3",
+        notebook, timeout=900, kernel_name="python3",
         # Files the notebook writes land in tmp_path, not in notebooks/.
         resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # Raises CellExecutionError, with the cell, on any error.

@@ -4,6 +4,11 @@
     /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver
     /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver-image-processor
     /work/torchvenv/bin/python tools/make_parity_fixtures.py --perceiver-multimodal
+    python tools/make_parity_fixtures.py --mlp-ratios   # only the four below
+
+(open_clip imports torchvision; PyPI's torchvision does not import beside
+torch 2.13, so the open_clip fixtures come from a venv with
+`torch==2.14.1 torchvision==0.29.1 transformers safetensors open_clip_torch`.)
 
 A development tool, never a runtime or CI dependency: it needs torch,
 transformers and open_clip_torch, which kerasmm does not. It builds tiny
@@ -20,6 +25,12 @@ reference models with random weights, runs them, and writes under
   (`open_clip_config.json` + `open_clip_model.safetensors`, float16 as some
   hub files are): a LAION-style ViT (GELU) and an OpenAI-style
   ModifiedResNet (QuickGELU).
+- `hf_clip_mlp2x/`, `hf_clip_mlp4_9231x/`, `open_clip_mlp2x/`,
+  `open_clip_mlp4_9231x/` (`--mlp-ratios`): MLPs 2x and 4.9231x as wide as
+  the towers (LAION's ViT-bigG-14 / ViT-g-14 ratio: `int(width * 4.9231)`),
+  the first with LayerNorm epsilon 1e-6, the open_clip 2x one with a text
+  projection bias (`proj_bias`); the open_clip ones also hold the token
+  sequences of `output_tokens` (`image_tokens`, `text_tokens`).
 - `clip_tokenizer/`: a small BPE vocabulary and merges learned here, and
   Hugging Face `CLIPTokenizer` ids for a varied set of strings.
 - `clip_image_processor/`: random images and `CLIPImageProcessor` outputs
@@ -255,16 +266,19 @@ def make_image_processor_fixture():
 
 
 def make_hf_clip_fixture(name, vocab_size, eos_token_id, hidden_act, seed,
-                         tokenizer=None, strings=None, pad_id=0):
+                         tokenizer=None, strings=None, pad_id=0, intermediate_size=128,
+                         **tower_options):
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    text_config = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=128,
+    text_config = dict(vocab_size=vocab_size, hidden_size=32,
+                       intermediate_size=intermediate_size,
                        num_hidden_layers=2, num_attention_heads=4,
                        max_position_embeddings=TOKENIZER_CONTEXT, hidden_act=hidden_act,
                        bos_token_id=vocab_size - 2, eos_token_id=eos_token_id,
-                       pad_token_id=pad_id)
-    vision_config = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, hidden_act=hidden_act)
+                       pad_token_id=pad_id, **tower_options)
+    vision_config = dict(image_size=32, patch_size=8, hidden_size=32,
+                         intermediate_size=intermediate_size, num_hidden_layers=2,
+                         num_attention_heads=4, hidden_act=hidden_act, **tower_options)
     config = transformers.CLIPConfig(text_config=text_config, vision_config=vision_config,
                                      projection_dim=16)
     model = transformers.CLIPModel(config).eval()
@@ -299,7 +313,7 @@ def make_hf_clip_fixture(name, vocab_size, eos_token_id, hidden_act, seed,
 # === open_clip ===
 
 
-def make_open_clip_fixture(name, model_cfg, image_size, seed):
+def make_open_clip_fixture(name, model_cfg, image_size, seed, output_tokens=False):
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = open_clip.model.CLIP(**model_cfg).eval()
@@ -309,9 +323,12 @@ def make_open_clip_fixture(name, model_cfg, image_size, seed):
     pixels = images(generator, 3, image_size)
     ids = token_ids(generator, 4, text_cfg["context_length"], text_cfg["vocab_size"],
                     text_cfg["vocab_size"] - 1, 0)
+    tokens = {}
     with torch.no_grad():
         image = model.encode_image(torch.tensor(pixels).permute(0, 3, 1, 2), normalize=True)
         text = model.encode_text(torch.tensor(ids), normalize=True)
+        if output_tokens:
+            tokens = open_clip_tokens(model, pixels, ids)
     directory = os.path.join(FIXTURES, name)
     if os.path.isdir(directory):
         shutil.rmtree(directory)
@@ -328,8 +345,59 @@ def make_open_clip_fixture(name, model_cfg, image_size, seed):
         json.dump({"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}, f, indent=1)
     save_npz(os.path.join(directory, "reference.npz"), images=pixels,
              token_ids=ids.astype(np.int32), image_embeddings=image.numpy(),
-             text_embeddings=text.numpy(), logit_scale=model.logit_scale.detach().numpy())
+             text_embeddings=text.numpy(), logit_scale=model.logit_scale.detach().numpy(),
+             **tokens)
     return directory
+
+
+def open_clip_tokens(model, pixels, ids):
+    """open_clip's `output_tokens`: the visual tower's patch tokens after
+    `ln_post`, and every text position after `ln_final` (`encode_text`
+    up to its pooling)."""
+    model.visual.output_tokens = True
+    _, image_tokens = model.visual(torch.tensor(pixels).permute(0, 3, 1, 2))
+    model.visual.output_tokens = False
+    text = torch.tensor(ids)
+    x = model.token_embedding(text) + model.positional_embedding
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+    return {"image_tokens": image_tokens.numpy(), "text_tokens": x.numpy()}
+
+
+# === Non-4x MLP widths (run with --mlp-ratios) ===
+
+# LAION's ViT-bigG-14 and ViT-g-14: mlp_ratio 4.9231 (int(1664 * 4.9231) = 8192).
+BIGG_MLP_RATIO = 4.9231
+
+
+def main_mlp_ratios():
+    width = 32
+    make_hf_clip_fixture("hf_clip_mlp2x", vocab_size=64, eos_token_id=63, hidden_act="gelu",
+                         seed=21, intermediate_size=2 * width, layer_norm_eps=1e-6)
+    make_hf_clip_fixture("hf_clip_mlp4_9231x", vocab_size=64, eos_token_id=2,
+                         hidden_act="quick_gelu", seed=22,
+                         intermediate_size=int(width * BIGG_MLP_RATIO))
+    text_cfg = {"context_length": 16, "vocab_size": 64, "width": width, "heads": 4, "layers": 2}
+    vision_cfg = {"image_size": 32, "layers": 2, "width": width, "head_width": 8,
+                  "patch_size": 8}
+    make_open_clip_fixture(
+        "open_clip_mlp2x",
+        {"embed_dim": 16, "quick_gelu": False,
+         "text_cfg": {**text_cfg, "mlp_ratio": 2.0, "proj_bias": True},
+         "vision_cfg": {**vision_cfg, "mlp_ratio": 2.0}},
+        image_size=32, seed=23, output_tokens=True)
+    make_open_clip_fixture(
+        "open_clip_mlp4_9231x",
+        {"embed_dim": 16, "quick_gelu": True,
+         "text_cfg": {**text_cfg, "mlp_ratio": BIGG_MLP_RATIO},
+         "vision_cfg": {**vision_cfg, "mlp_ratio": BIGG_MLP_RATIO}},
+        image_size=32, seed=24, output_tokens=True)
+    names = ("hf_clip_mlp2x", "hf_clip_mlp4_9231x", "open_clip_mlp2x", "open_clip_mlp4_9231x")
+    paths = [os.path.join(FIXTURES, n, f) for n in names
+             for f in os.listdir(os.path.join(FIXTURES, n))]
+    for path in paths:
+        os.chmod(path, 0o644)
+    total = sum(os.path.getsize(path) for path in paths)
+    print(f"wrote the MLP-ratio fixtures ({total / 1e6:.2f} MB)")
 
 
 # === Perceiver (run with --perceiver) ===
@@ -571,6 +639,9 @@ def main():
 
 
 if __name__ == "__main__":
+    if "--mlp-ratios" in sys.argv[1:]:  # Only these four, the others untouched.
+        main_mlp_ratios()
+        sys.exit()
     if "--perceiver-image-processor" in sys.argv[1:]:  # Only this fixture.
         make_perceiver_image_processor_fixture()
         sys.exit()

@@ -1,44 +1,43 @@
 """Trains the shipped `shapes_clip_tiny` preset (the demo's CLIP) and saves it.
 
-    python weights/train_shapes_clip_tiny.py [--seed 0]
+    python weights/train_shapes_clip_tiny.py [--seed 0] [--output-dir DIR] [--overwrite]
 
-Runs the same recipe as `kerasmm demo` (kerasmm/demo.py), prints the demo's
+Runs `kerasmm.recipes.train_shapes_clip_tiny`: the same recipe as `kerasmm
+demo` (every value from `kerasmm.recipes.ClipDemoConfig`), prints the demo's
 evaluation, and writes the preset with `save_to_preset` into
 kerasmm/weights/shapes_clip_tiny/ (package data), from where
-`kerasmm.models.CLIP.from_preset("shapes_clip_tiny")` loads it offline.
+`kerasmm.models.CLIP.from_preset("shapes_clip_tiny")` loads it offline. The
+folder already holds the shipped preset: replacing it needs `--overwrite`.
 """
 
 import argparse
+import dataclasses
 import json
-import os
-import tempfile
 
-import keras
-
-import kerasmm
-from kerasmm import demo
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-TARGET = os.path.join(os.path.dirname(HERE), "kerasmm", "weights", "shapes_clip_tiny")
+from kerasmm.recipes import ShapesClipTinyConfig
+from kerasmm.recipes import train_shapes_clip_tiny
 
 
-def main():
+def build_parser():
+    """Options whose defaults are `ShapesClipTinyConfig()`'s values."""
+    default = ShapesClipTinyConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default=TARGET)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        results = demo.run_demo(seed=args.seed, output_dir=scratch, verbose=2)
-        clip = keras.saving.load_model(results["model_path"])
-    clip.save_to_preset(
-        args.output_dir, tokenizer=kerasmm.datasets.shapes_tokenizer(),
-        # What the demo feeds the model (kerasmm.demo.shapes_test_data).
-        image_preprocessor=kerasmm.preprocessing.CLIPImagePreprocessor(32))
-    metrics = {k: round(float(results[k]), 4) for k in (
-        "zero_shot_accuracy", "zero_shot_accuracy_held_out", "i2t_recall@1",
-        "i2t_recall@5", "t2i_recall@1", "t2i_recall@5")}
-    with open(os.path.join(args.output_dir, "metrics.json"), "w") as f:
-        json.dump({"seed": args.seed, **metrics}, f, indent=2)
+    parser.add_argument("--seed", type=int, default=default.demo.seed)
+    parser.add_argument("--output-dir", default=default.output_dir)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the preset already in --output-dir")
+    return parser
+
+
+def config_from_args(args):
+    """The `ShapesClipTinyConfig` of parsed arguments."""
+    default = ShapesClipTinyConfig()
+    return dataclasses.replace(default, demo=dataclasses.replace(default.demo, seed=args.seed),
+                               output_dir=args.output_dir, overwrite=args.overwrite)
+
+
+def main(argv=None):
+    metrics = train_shapes_clip_tiny(config_from_args(build_parser().parse_args(argv)))
     print(json.dumps(metrics))
 
 

@@ -1,44 +1,47 @@
 """kerasmm.convert: checkpoints of other libraries as plain data.
 
-Each converter turns a checkpoint directory into a `ConvertedCheckpoint`
-(model class name, constructor arguments, `{Keras weight path: array}`);
-`kerasmm.models.backbone` builds the model from it. This package imports
-nothing from `kerasmm.models`.
+Each converter (a `Converter` subclass: a name map and a config
+translation, the flow is the base class's) turns a checkpoint directory
+into a `ConvertedCheckpoint` (model class name, constructor arguments,
+`{Keras weight path: array}`); `kerasmm.presets` builds the model from it.
+This package imports nothing from `kerasmm.models`.
 
-`CONVERTERS` maps a checkpoint kind to its `Converter`; a new kind is one
-more entry here (checked in order by `detect`).
+`CONVERTERS` maps a checkpoint kind to its converter; a new kind is one
+more entry here (checked in order by `detect`), or, for one model class
+only, an entry of that class's `preset_converters` (see `kerasmm.presets`).
 """
 
-import json
 import os
 
 from kerasmm.convert import hf_clip
 from kerasmm.convert import hf_perceiver
+from kerasmm.convert import hf_siglip
 from kerasmm.convert import open_clip
 from kerasmm.convert.checkpoint import ConvertedCheckpoint  # noqa: F401
 from kerasmm.convert.checkpoint import Converter  # noqa: F401
+from kerasmm.convert.checkpoint import field  # noqa: F401
+from kerasmm.convert.checkpoint import read_json  # noqa: F401
 from kerasmm.convert.safetensors_io import load_tensors  # noqa: F401
 from kerasmm.convert.safetensors_io import save_tensors  # noqa: F401
+from kerasmm.convert.tensor_reader import TensorReader  # noqa: F401
 
 CONVERTERS = {
-    "hf_clip": hf_clip.CONVERTER,
-    "open_clip": open_clip.CONVERTER,
-    "hf_perceiver": hf_perceiver.CONVERTER,
+    converter.kind: converter
+    for converter in (hf_clip.CONVERTER, open_clip.CONVERTER, hf_perceiver.CONVERTER,
+                      hf_siglip.CONVERTER)
 }
 
 
-def read_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def detect(directory):
-    """The kind of checkpoint in `directory` (a key of `CONVERTERS`), or None.
+def detect(directory, converters=None):
+    """The kind of checkpoint in `directory` (a key of `converters`,
+    default `CONVERTERS`), or None.
 
     A converter matches when its `config_file` is in the directory and its
-    `matches` accepts the file's content.
+    `matches` accepts the file's content (a file that is not a JSON object
+    raises a ValueError naming it).
     """
-    for kind, converter in CONVERTERS.items():
+    converters = CONVERTERS if converters is None else converters
+    for kind, converter in converters.items():
         path = os.path.join(directory, converter.config_file)
         if os.path.isfile(path) and converter.matches(read_json(path)):
             return kind

@@ -1,20 +1,52 @@
-"""What a converter returns, and the bookkeeping every converter shares.
+"""The `Converter` base: the flow every checkpoint converter shares.
 
-A converter turns a checkpoint directory into plain data: the name of a
-kerasmm model class, its constructor arguments (nested towers as
-`{"class_name": ..., "config": {...}}` dicts), and a map from Keras weight
-paths to numpy arrays. It never imports `kerasmm.models`;
-`kerasmm.models.backbone` builds the model from that data and assigns the
-arrays, checking every shape.
+A converter turns a checkpoint directory into plain data, a
+`ConvertedCheckpoint`: the name of a kerasmm model class, its constructor
+arguments (nested towers as `{"class_name": ..., "config": {...}}` dicts),
+and a map from Keras weight paths to numpy arrays. It never imports
+`kerasmm.models`; the preset loader builds the model from that data and
+assigns the arrays, checking each one's shape against the built model.
+
+`Converter.convert` owns the flow: read the config file (a clear error
+naming the file when it is not JSON, empty, not an object, not this kind's,
+missing a key or holding a field of the wrong type), translate it to
+constructor arguments, read the weights file, strip export prefixes, map
+every tensor to its Keras path with its transpose (`TensorReader`: each
+tensor used once, ranks and declared shapes checked, none left over) and
+return plain data. A subclass declares only what differs:
+
+    class ToyConverter(Converter):
+        kind = "toy"                    # key in kerasmm.convert.CONVERTERS
+        class_name = "ToyBackbone"      # the kerasmm class it builds
+        config_file = "config.json"
+        weight_files = ("model.safetensors",)
+
+        def matches(self, config):      # is this config file one of ours?
+            return config.get("model_type") == "toy"
+
+        def model_config(self, config): # config translation
+            return {"hidden_dim": field(config, "hidden_size", int)}
+
+        def name_map(self, reader, config, model_config):
+            reader.dense("encoder.fc", "dense")     # weight transposed, bias
+            reader.layer_norm("encoder.norm", "norm")
+
+`ToyConverter().convert(directory)` returns the plain data; a model class
+whose `preset_converters` holds it (`{**kerasmm.convert.CONVERTERS, "toy":
+ToyConverter()}`, see `kerasmm.presets`) loads such directories with
+`from_preset`. A missing tensor, a tensor read twice or left unused, a
+wrong rank or a shape other than the one declared raises a ValueError
+naming the checkpoint file and the tensor.
 """
 
 import dataclasses
-import difflib
 import json
+import numbers
 import os
-from typing import Callable
 
-import numpy as np
+from kerasmm.convert.safetensors_io import find_weights_file
+from kerasmm.convert.safetensors_io import load_tensors
+from kerasmm.convert.tensor_reader import TensorReader
 
 
 @dataclasses.dataclass
@@ -47,170 +79,168 @@ class ConvertedCheckpoint:
     description: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
-class Converter:
-    """How to recognise, fetch and convert one kind of checkpoint.
+# === Config files ===
 
-    Attributes:
+
+def read_json(path):
+    """The JSON object in `path`, as a dict; a ValueError naming the file
+    when it is missing, empty, not JSON or not an object (e.g. a list)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"No config file at {path!r}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if not text.strip():
+            raise ValueError(f"{path} is empty; expected a JSON object")
+        content = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} must hold a JSON object ({{...}}). Received: "
+                         f"a JSON {type(content).__name__}")
+    return content
+
+
+_REQUIRED = object()
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a bool",
+               dict: "an object", list: "a list"}
+
+
+def _has_type(value, kind):
+    if kind is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, kind)
+
+
+def field(config, key, kind, default=_REQUIRED, where=""):
+    """`config[key]`, checked to be of type `kind` (`int`, `float`, `str`,
+    `bool`, `dict`, `list`, or a tuple of them; `float` accepts ints), or
+    `default` when absent (required when no default is given). A null
+    value counts as absent. Raises a ValueError naming `where` (e.g.
+    `"text_config"`) and the key; `Converter.convert` adds the file."""
+    name = f"{where}.{key}" if where else key
+    value = config.get(key) if isinstance(config, dict) else None
+    if value is None:
+        if default is _REQUIRED:
+            keys = sorted(config) if isinstance(config, dict) else config
+            raise ValueError(f"missing the key {name!r}. Received keys: {keys}")
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not any(_has_type(value, k) for k in kinds):
+        expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        raise ValueError(f"{name} must be {expected}. Received: {name}={value!r} "
+                         f"of type {type(value).__name__}")
+    return float(value) if kinds == (float,) else value
+
+
+# === The flow ===
+
+
+class Converter:
+    """Base of every checkpoint converter; see the module docstring.
+
+    Class attributes a subclass sets:
         kind: registry key, e.g. `"hf_clip"`.
+        class_name: the kerasmm model class built from the checkpoint.
         config_file: the file whose content identifies the kind.
         weight_files: candidate weight files, in order of preference.
-        asset_files: optional files to fetch too (tokenizer vocabularies).
-        matches: `(config: dict) -> bool`, True if `config_file` with this
-            content is a checkpoint of this kind.
-        convert: `(directory, load_weights=True) -> ConvertedCheckpoint`.
+        asset_files: optional files fetched too (tokenizer vocabularies).
+        ignore: checkpoint tensors that are not weights (buffers, counters),
+            matched exactly or by name suffix.
+        prefixes: prefixes some exports put before every tensor name
+            (`"module."` of DDP training checkpoints); stripped when every
+            name has one.
+        description: a few words for messages, e.g. `"Hugging Face CLIP"`.
+
+    Methods a subclass implements: `model_config` and `name_map`, and
+    `matches` when `config_file` is shared with another kind; optionally
+    `preprocessing` and `input_shape`.
     """
 
-    kind: str
-    config_file: str
-    weight_files: tuple
-    asset_files: tuple
-    matches: Callable
-    convert: Callable
+    kind = None
+    class_name = None
+    config_file = "config.json"
+    weight_files = ("model.safetensors", "pytorch_model.bin")
+    asset_files = ()
+    ignore = ()
+    prefixes = ()
+    description = "checkpoint"
 
+    # === What a subclass declares ===
 
-def to_numpy(array):
-    """float16 / bfloat16 to float32; every other dtype as is."""
-    array = np.asarray(array)
-    if array.dtype.kind == "f" and array.dtype not in (np.float32, np.float64):
-        return array.astype(np.float32)
-    if array.dtype.kind == "V" or str(array.dtype) == "bfloat16":
-        return array.astype(np.float32)
-    return array
+    def matches(self, config):
+        """True if `config_file` with this content is a checkpoint of this kind."""
+        return True
 
+    def model_config(self, config):
+        """Constructor arguments of `class_name`, from the config file's content."""
+        raise NotImplementedError(f"{type(self).__name__} must implement model_config")
 
-class TensorReader:
-    """Reads checkpoint tensors once each and records where each one went.
+    def name_map(self, reader, config, model_config):
+        """Maps every checkpoint tensor with `reader` (a `TensorReader`):
+        `reader.copy / linear / conv / dense / layer_norm / ...`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement name_map")
 
-    Every `take` marks a tensor used; `finish` raises if a tensor was never
-    taken (a part of the checkpoint the model would silently drop) and
-    returns the Keras weights. Transposes are explicit methods, so that the
-    name map of a converter reads as a list of (source, transform, target).
+    def preprocessing(self, config, directory):
+        """How inputs were prepared for the checkpoint (plain data)."""
+        return {}
 
-    Args:
-        tensors: `{checkpoint tensor name: array}`.
-        ignore: names the model has no use for (e.g. BatchNorm's
-            `num_batches_tracked`), matched exactly or by suffix.
-        checkpoint: a name for the checkpoint, for error messages.
-    """
+    def input_shape(self, config):
+        """The shape to build a model its constructor does not build."""
+        return None
 
-    def __init__(self, tensors, ignore=(), checkpoint="checkpoint"):
-        self.tensors = tensors
-        self.ignore = tuple(ignore)
-        self.checkpoint = checkpoint
-        self.used = set()
-        self.weights = {}
-        self.sources = {}
+    # === The flow ===
 
-    def take(self, name, shape=None):
-        if name not in self.tensors:
-            close = difflib.get_close_matches(name, self.tensors, n=3, cutoff=0.6)
-            raise ValueError(
-                f"{self.checkpoint} has no tensor {name!r}, which the model needs"
-                + (f". Close names: {close}" if close else "")
-            )
-        if name in self.used:
-            raise ValueError(f"{self.checkpoint}: tensor {name!r} was read twice")
-        self.used.add(name)
-        array = to_numpy(self.tensors[name])
-        if shape is not None and tuple(array.shape) != tuple(shape):
-            raise ValueError(
-                f"{self.checkpoint}: tensor {name!r} has shape {tuple(array.shape)}, "
-                f"but the config implies {tuple(shape)}"
-            )
-        return array
+    def read_config(self, directory):
+        """`(path, content)` of `config_file` in `directory`, checked."""
+        path = os.path.join(os.fspath(directory), self.config_file)
+        config = read_json(path)
+        if not self.matches(config):
+            raise ValueError(f"{path} is not a {self.description} config "
+                             f"(kind {self.kind!r}). Received keys: {sorted(config)}")
+        return path, config
 
-    def put(self, path, array, source):
-        if path in self.weights:
-            raise ValueError(f"Keras weight {path!r} was set twice (from {source})")
-        self.weights[path] = np.array(array, order="C")  # Keeps 0-d arrays 0-d.
-        self.sources[path] = source
+    def convert(self, directory, load_weights=True):
+        """Converts the checkpoint in `directory` to a `ConvertedCheckpoint`.
 
-    # === Transforms ===
+        Args:
+            directory: holds `config_file` and, if `load_weights`, one of
+                `weight_files`.
+            load_weights: read and convert the weights too.
+        """
+        path, config = self.read_config(directory)
+        try:
+            model_config = self.model_config(config)
+            preprocessing = self.preprocessing(config, directory)
+            input_shape = self.input_shape(config)
+        except (ValueError, TypeError, KeyError) as error:
+            # Name the file whatever the translation tripped on.
+            message = (f"missing the key {error}" if isinstance(error, KeyError)
+                       else str(error))
+            raise ValueError(f"{path}: {message}") from error
+        converted = ConvertedCheckpoint(
+            class_name=self.class_name, config=model_config, preprocessing=preprocessing,
+            input_shape=input_shape, description=f"{self.description} checkpoint {directory}")
+        if load_weights:
+            weights_path = find_weights_file(directory, self.weight_files)
+            converted.weights, converted.sources = self.convert_tensors(
+                load_tensors(weights_path), config, model_config, checkpoint=weights_path)
+        return converted
 
-    def copy(self, name, path, shape=None):
-        """A tensor as is (norms, embeddings, biases, `x @ W` projections)."""
-        self.put(path, self.take(name, shape), name)
+    def convert_tensors(self, tensors, config, model_config, checkpoint="checkpoint"):
+        """`(weights, sources)` from `{checkpoint name: array}`."""
+        reader = TensorReader(self.strip_prefixes(tensors), ignore=self.ignore,
+                              checkpoint=checkpoint)
+        self.name_map(reader, config, model_config)
+        return reader.finish()
 
-    def linear(self, name, path):
-        """torch Linear weight `(out, in)` -> Keras Dense kernel `(in, out)`."""
-        array = self.take(name)
-        if array.ndim != 2:
-            raise ValueError(f"{self.checkpoint}: Linear weight {name!r} must be 2D. "
-                             f"Received: shape {array.shape}")
-        self.put(path, array.T, f"{name} (transposed)")
-
-    def conv(self, name, path):
-        """torch Conv2d weight `(O, I, kh, kw)` -> Keras kernel `(kh, kw, I, O)`."""
-        array = self.take(name)
-        if array.ndim != 4:
-            raise ValueError(f"{self.checkpoint}: Conv2d weight {name!r} must be 4D. "
-                             f"Received: shape {array.shape}")
-        self.put(path, array.transpose(2, 3, 1, 0), f"{name} (OIHW -> HWIO)")
-
-    def packed_qkv(self, prefix, path):
-        """torch MultiheadAttention's `in_proj_weight` `(3D, D)` and
-        `in_proj_bias` `(3D,)`: rows are q, k, v in that order."""
-        weight = self.take(f"{prefix}.in_proj_weight")
-        bias = self.take(f"{prefix}.in_proj_bias")
-        if weight.ndim != 2 or weight.shape[0] % 3 or bias.shape != (weight.shape[0],):
-            raise ValueError(
-                f"{self.checkpoint}: {prefix}.in_proj_weight / in_proj_bias must be "
-                f"(3D, D) / (3D,). Received: {weight.shape} / {bias.shape}"
-            )
-        for part, w, b in zip(("query", "key", "value"), np.split(weight, 3),
-                              np.split(bias, 3)):
-            source = f"{prefix}.in_proj_weight[{part}] (transposed)"
-            self.put(f"{path}/{part}/kernel", w.T, source)
-            self.put(f"{path}/{part}/bias", b, f"{prefix}.in_proj_bias[{part}]")
-
-    def layer_norm(self, name, path):
-        self.copy(f"{name}.weight", f"{path}/gamma")
-        self.copy(f"{name}.bias", f"{path}/beta")
-
-    def batch_norm(self, name, path):
-        self.copy(f"{name}.weight", f"{path}/gamma")
-        self.copy(f"{name}.bias", f"{path}/beta")
-        self.copy(f"{name}.running_mean", f"{path}/moving_mean")
-        self.copy(f"{name}.running_var", f"{path}/moving_variance")
-
-    def dense(self, name, path):
-        self.linear(f"{name}.weight", f"{path}/kernel")
-        self.copy(f"{name}.bias", f"{path}/bias")
-
-    # === Done ===
-
-    def finish(self):
-        """The Keras weights; raises if a checkpoint tensor was left unused."""
-        unused = sorted(
-            name for name in self.tensors
-            if name not in self.used
-            and not any(name == i or name.endswith("." + i) for i in self.ignore)
-        )
-        if unused:
-            raise ValueError(
-                f"{self.checkpoint}: {len(unused)} checkpoint tensors were left "
-                f"unused (the config does not describe them): {unused[:20]}"
-                + (" ..." if len(unused) > 20 else "")
-            )
-        return self.weights, self.sources
-
-
-def read_hf_config(directory, matches, model_name):
-    """`config.json` of a Hugging Face checkpoint directory, as a dict;
-    a ValueError when `matches(config)` says it is not a `model_name`."""
-    path = os.path.join(directory, "config.json")
-    with open(path) as f:
-        config = json.load(f)
-    if not matches(config):
-        raise ValueError(f"{path} is not a {model_name} config. Received: "
-                         f"model_type={config.get('model_type')!r}")
-    return config
-
-
-def require(config, key, where):
-    """`config[key]`, or a ValueError naming the file and the key."""
-    if key not in config:
-        raise ValueError(f"{where} is missing the key {key!r}. Received keys: "
-                         f"{sorted(config)}")
-    return config[key]
+    def strip_prefixes(self, tensors):
+        for prefix in self.prefixes:
+            if tensors and all(name.startswith(prefix) for name in tensors):
+                return {name[len(prefix):]: a for name, a in tensors.items()}
+        return tensors

@@ -79,13 +79,10 @@ model, `num_frames * audio_samples_per_frame` audio samples and
 `num_frames` frames of `image_size`).
 """
 
-from kerasmm.convert.checkpoint import ConvertedCheckpoint
 from kerasmm.convert.checkpoint import Converter
-from kerasmm.convert.checkpoint import TensorReader
-from kerasmm.convert.checkpoint import read_hf_config
-from kerasmm.convert.checkpoint import require
-from kerasmm.convert.safetensors_io import find_weights_file
-from kerasmm.convert.safetensors_io import load_tensors
+from kerasmm.convert.checkpoint import field
+from kerasmm.utils.constants import IMAGENET_MEAN
+from kerasmm.utils.constants import IMAGENET_STD
 
 MASKED_LM = "PerceiverForMaskedLM"
 LEARNED = "PerceiverForImageClassificationLearned"
@@ -94,18 +91,10 @@ CONV = "PerceiverForImageClassificationConvProcessing"
 MULTIMODAL = "PerceiverForMultimodalAutoencoding"
 ARCHITECTURES = (MASKED_LM, LEARNED, FOURIER, CONV, MULTIMODAL)
 MODALITIES = ("audio", "image", "label")
-# ImageNet preprocessing of the vision checkpoints (HF PerceiverImageProcessor).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-_IGNORED = ("num_batches_tracked",)
-
-
-def matches(config):
-    return config.get("model_type") == "perceiver"
 
 
 def _architecture(config):
-    architectures = config.get("architectures") or []
+    architectures = field(config, "architectures", list, [])
     known = [a for a in architectures if a in ARCHITECTURES]
     if not known:
         raise ValueError(
@@ -127,9 +116,9 @@ def _multimodal_sizes(config):
     """What HF's `PerceiverForMultimodalAutoencoding` hard-codes or derives
     from its config: Fourier options per modality, the feature width of each
     modality's preprocessor and query width of each modality's decoder."""
-    get = lambda key: require(config, key, "config.json")  # noqa: E731
-    frames, size, per_patch = get("num_frames"), get("image_size"), get("samples_per_patch")
-    samples = frames * get("audio_samples_per_frame")
+    frames, size = field(config, "num_frames", int), field(config, "image_size", int)
+    per_patch = field(config, "samples_per_patch", int)
+    samples = frames * field(config, "audio_samples_per_frame", int)
     audio_fourier = {"position_encoding": "fourier", "num_bands": 192,
                      "max_resolution": (samples,), "concat_pos": True, "sine_only": False}
     image_fourier = {"position_encoding": "fourier", "num_bands": 32,
@@ -137,15 +126,15 @@ def _multimodal_sizes(config):
                      "sine_only": False}
     audio_pos, image_pos = 2 * 192 + 1, 3 * 2 * 32 + 3
     # `_label_trainable_num_channels` is absent from older config.json files.
-    label_dim = config.get("_label_trainable_num_channels", 1024)
-    num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+    label_dim = field(config, "_label_trainable_num_channels", int, 1024)
+    num_labels = _num_labels(config)
     features = {"audio": per_patch + audio_pos, "image": 3 * 4 * 4 + image_pos,
                 "label": num_labels}
     queries = {"audio": audio_pos, "image": image_pos, "label": label_dim}
     return {"frames": frames, "image_size": size, "samples": samples,
             "samples_per_patch": per_patch, "num_labels": num_labels,
-            "output_index_dims": tuple(get("output_shape")[1:4]),
-            "output_num_channels": get("output_num_channels"),
+            "output_index_dims": tuple(field(config, "output_shape", list)[1:4]),
+            "output_num_channels": field(config, "output_num_channels", int),
             "audio_fourier": audio_fourier, "image_fourier": image_fourier,
             "features": features, "feature_dim": max(features.values()) + 4,
             "queries": queries, "query_dim": max(queries.values()) + 2}
@@ -199,9 +188,9 @@ def _adapter_and_decoder(config, architecture):
     if architecture == MULTIMODAL:
         return _multimodal_adapter_and_decoder(config)
     if architecture == MASKED_LM:
-        d_model = require(config, "d_model", "config.json")
-        length = require(config, "max_position_embeddings", "config.json")
-        vocabulary = require(config, "vocab_size", "config.json")
+        d_model = field(config, "d_model", int)
+        length = field(config, "max_position_embeddings", int)
+        vocabulary = field(config, "vocab_size", int)
         adapter = _layer("TextAdapter", {"vocabulary_size": vocabulary,
                                          "max_sequence_length": length,
                                          "embedding_dim": d_model})
@@ -212,9 +201,9 @@ def _adapter_and_decoder(config, architecture):
             "qk_channels": 256, "v_channels": d_model, "widening_factor": 1,
             "use_query_residual": False})
         return (adapter, decoder, {"token_ids": (None, length), "padding_mask": (None, length)},
-                {"sequence_length": length, "pad_token_id": 0, "tokenizer": "ByteTokenizer",
+                {"context_length": length, "pad_token_id": 0, "tokenizer": "ByteTokenizer",
                  "add_special_tokens": True})
-    size = require(config, "image_size", "config.json")
+    size = field(config, "image_size", int)
     image = {"image_shape": (size, size, 3)}
     if architecture == LEARNED:
         image.update(preprocessing="conv1x1", out_channels=256, position_encoding="learned",
@@ -226,7 +215,7 @@ def _adapter_and_decoder(config, architecture):
         image.update(preprocessing="conv", out_channels=64, use_batchnorm=True,
                      position_encoding="fourier", num_bands=64, max_resolution=(56, 56),
                      concat_pos=True, sine_only=False)
-    num_labels = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+    num_labels = _num_labels(config)
     decoder = _layer("ClassificationDecoder", {
         "num_classes": num_labels, "num_heads": 1, "widening_factor": 1,
         "use_query_residual": True})
@@ -236,33 +225,78 @@ def _adapter_and_decoder(config, architecture):
              "center_crop_fraction": 224 / 256, "interpolation": "bicubic"})
 
 
-def model_config(config):
-    """`(constructor config of PerceiverIO, input_shape, preprocessing,
-    architecture)` from an HF config dict."""
-    architecture = _architecture(config)
-    if config.get("hidden_act", "gelu") != "gelu":
-        raise ValueError("kerasmm's Perceiver blocks use exact GELU. Received: "
-                         f"hidden_act={config.get('hidden_act')!r}")
-    adapter, decoder, input_shape, preprocessing = _adapter_and_decoder(config, architecture)
-    get = lambda key: require(config, key, "config.json")  # noqa: E731
-    perceiver = {
-        "input_adapter": adapter,
-        "decoder": decoder,
-        "num_latents": get("num_latents"),
-        "latent_dim": get("d_latents"),
-        "num_blocks": get("num_blocks"),
-        "num_self_attends_per_block": get("num_self_attends_per_block"),
-        "num_cross_attention_heads": get("num_cross_attention_heads"),
-        "num_self_attention_heads": get("num_self_attention_heads"),
-        "cross_attention_widening_factor": get("cross_attention_widening_factor"),
-        "self_attention_widening_factor": get("self_attention_widening_factor"),
-        "qk_channels": config.get("qk_channels"),
-        "v_channels": config.get("v_channels"),
-        "cross_attention_shape_for_attn": config.get(
-            "cross_attention_shape_for_attention", "kv"),
-        "use_query_residual": config.get("use_query_residual", True),
-    }
-    return perceiver, input_shape, preprocessing, architecture
+def _num_labels(config):
+    return len(field(config, "id2label", dict, {})) or field(config, "num_labels", int, 2)
+
+
+class HFPerceiverConverter(Converter):
+    kind = "hf_perceiver"
+    class_name = "PerceiverIO"
+    ignore = ("num_batches_tracked",)
+    description = "Hugging Face Perceiver"
+
+    def matches(self, config):
+        return config.get("model_type") == "perceiver"
+
+    def model_config(self, config):
+        architecture = _architecture(config)
+        hidden_act = field(config, "hidden_act", str, "gelu")
+        if hidden_act != "gelu":
+            raise ValueError("kerasmm's Perceiver blocks use exact GELU. Received: "
+                             f"hidden_act={hidden_act!r}")
+        adapter, decoder, _, _ = _adapter_and_decoder(config, architecture)
+        ints = {"num_latents": "num_latents", "latent_dim": "d_latents",
+                "num_blocks": "num_blocks",
+                "num_self_attends_per_block": "num_self_attends_per_block",
+                "num_cross_attention_heads": "num_cross_attention_heads",
+                "num_self_attention_heads": "num_self_attention_heads",
+                "cross_attention_widening_factor": "cross_attention_widening_factor",
+                "self_attention_widening_factor": "self_attention_widening_factor"}
+        return {
+            "input_adapter": adapter,
+            "decoder": decoder,
+            **{name: field(config, key, int) for name, key in ints.items()},
+            "qk_channels": field(config, "qk_channels", int, None),
+            "v_channels": field(config, "v_channels", int, None),
+            "cross_attention_shape_for_attn": field(
+                config, "cross_attention_shape_for_attention", str, "kv"),
+            "use_query_residual": field(config, "use_query_residual", bool, True),
+        }
+
+    def input_shape(self, config):
+        """Text padded to `max_position_embeddings`, images of `image_size`,
+        or the multimodal model's audio, video and label shapes."""
+        return _adapter_and_decoder(config, _architecture(config))[2]
+
+    def preprocessing(self, config, directory):
+        return _adapter_and_decoder(config, _architecture(config))[3]
+
+    def name_map(self, reader, config, model_config):
+        architecture = _architecture(config)
+        reader.copy("perceiver.embeddings.latents", "latents/latents",
+                    (config["num_latents"], config["d_latents"]))
+        _attention(reader, "perceiver.encoder.cross_attention", "cross_attention", cross=True)
+        for i in range(config["num_self_attends_per_block"]):
+            _attention(reader, f"perceiver.encoder.self_attends.{i}", f"self_attention_{i}",
+                       cross=False)
+        _input_adapter(reader, architecture, config)
+        if architecture == MULTIMODAL:
+            _multimodal_tensors(reader, config)
+        elif architecture == MASKED_LM:
+            d = "perceiver.decoder"
+            reader.copy(f"{d}.output_position_encodings.position_embeddings",
+                        "decoder/position_embeddings/latents",
+                        (config["max_position_embeddings"], config["d_model"]))
+            _attention(reader, f"{d}.decoding_cross_attention", "decoder/cross_attention",
+                       cross=True)
+            reader.copy("embedding_decoder.bias", "decoder/bias", (config["vocab_size"],))
+        else:
+            d = "perceiver.decoder.decoder"
+            reader.copy(f"{d}.output_position_encodings.position_embeddings",
+                        "decoder/query/latents", (1, config["d_latents"]))
+            _attention(reader, f"{d}.decoding_cross_attention", "decoder/cross_attention",
+                       cross=True)
+            reader.dense(f"{d}.final_layer", "decoder/final_projection")
 
 
 # === Tensors ===
@@ -315,81 +349,12 @@ def _multimodal_tensors(reader, config):
     _attention(reader, f"{d}.decoder.decoding_cross_attention", "decoder/cross_attention",
                cross=True)
     channels = sizes["output_num_channels"]
-    _checked_dense(reader, f"{d}.decoder.final_layer", "decoder/final_projection",
-                   query_dim, channels)
+    reader.dense(f"{d}.decoder.final_layer", "decoder/final_projection",
+                 (channels, query_dim))
     outputs = {"audio": sizes["samples_per_patch"], "image": 3, "label": sizes["num_labels"]}
     for m in MODALITIES:
-        _checked_dense(reader, f"perceiver.output_postprocessor.modalities.{m}.classifier",
-                       f"decoder/{m}_decoder/final_projection", channels, outputs[m])
+        reader.dense(f"perceiver.output_postprocessor.modalities.{m}.classifier",
+                     f"decoder/{m}_decoder/final_projection", (outputs[m], channels))
 
 
-def _checked_dense(reader, name, path, in_dim, out_dim):
-    """torch Linear `(out, in)` -> Keras Dense `(in, out)`, shapes asserted."""
-    weight = reader.take(f"{name}.weight", (out_dim, in_dim))
-    reader.put(f"{path}/kernel", weight.T, f"{name}.weight (transposed)")
-    reader.copy(f"{name}.bias", f"{path}/bias", (out_dim,))
-
-
-def convert_tensors(tensors, config, architecture, checkpoint="checkpoint"):
-    """`({Keras weight path: array}, {path: HF name})` for an HF Perceiver."""
-    reader = TensorReader(tensors, ignore=_IGNORED, checkpoint=checkpoint)
-    reader.copy("perceiver.embeddings.latents", "latents/latents",
-                (config["num_latents"], config["d_latents"]))
-    _attention(reader, "perceiver.encoder.cross_attention", "cross_attention", cross=True)
-    for i in range(config["num_self_attends_per_block"]):
-        _attention(reader, f"perceiver.encoder.self_attends.{i}", f"self_attention_{i}",
-                   cross=False)
-    _input_adapter(reader, architecture, config)
-    if architecture == MULTIMODAL:
-        _multimodal_tensors(reader, config)
-    elif architecture == MASKED_LM:
-        d = "perceiver.decoder"
-        reader.copy(f"{d}.output_position_encodings.position_embeddings",
-                    "decoder/position_embeddings/latents",
-                    (config["max_position_embeddings"], config["d_model"]))
-        _attention(reader, f"{d}.decoding_cross_attention", "decoder/cross_attention",
-                   cross=True)
-        reader.copy("embedding_decoder.bias", "decoder/bias", (config["vocab_size"],))
-    else:
-        d = "perceiver.decoder.decoder"
-        reader.copy(f"{d}.output_position_encodings.position_embeddings",
-                    "decoder/query/latents", (1, config["d_latents"]))
-        _attention(reader, f"{d}.decoding_cross_attention", "decoder/cross_attention",
-                   cross=True)
-        reader.dense(f"{d}.final_layer", "decoder/final_projection")
-    return reader.finish()
-
-
-def convert(directory, load_weights=True):
-    """Converts an HF Perceiver checkpoint directory.
-
-    Args:
-        directory: holds `config.json` and, if `load_weights`,
-            `model.safetensors` (or `pytorch_model.bin`).
-        load_weights: read and convert the weights too.
-
-    Returns:
-        A `ConvertedCheckpoint` for `kerasmm.models.PerceiverIO`, with the
-        input shape to build it with.
-    """
-    config = read_hf_config(directory, matches, "Perceiver")
-    perceiver, input_shape, preprocessing, architecture = model_config(config)
-    converted = ConvertedCheckpoint(
-        class_name="PerceiverIO", config=perceiver, preprocessing=preprocessing,
-        input_shape=input_shape,
-        description=f"Hugging Face {architecture} checkpoint {directory}")
-    if load_weights:
-        path = find_weights_file(directory, CONVERTER.weight_files)
-        converted.weights, converted.sources = convert_tensors(
-            load_tensors(path), config, architecture, checkpoint=path)
-    return converted
-
-
-CONVERTER = Converter(
-    kind="hf_perceiver",
-    config_file="config.json",
-    weight_files=("model.safetensors", "pytorch_model.bin"),
-    asset_files=(),
-    matches=matches,
-    convert=convert,
-)
+CONVERTER = HFPerceiverConverter()

@@ -1,17 +1,33 @@
 """Reading and writing checkpoint tensors as numpy arrays.
 
 safetensors files are read with the `safetensors` numpy API (no torch).
-A PyTorch pickle (`.bin`, `.pt`, `.pth`) is read only when torch happens to
-be installed; otherwise the error names the safetensors file to get instead.
+A PyTorch pickle (`.bin`, `.pt`, `.pth`) is read only when torch >= 2.6 is
+installed, with `torch.load(weights_only=True)` (which runs code from the file
+in earlier versions: CVE-2025-32434); otherwise the error names the
+safetensors file to get instead.
 """
 
 import os
+import re
 
 import numpy as np
 
-from kerasmm.convert.checkpoint import to_numpy
+from kerasmm.convert.tensor_reader import to_numpy
 
 _TORCH_SUFFIXES = (".bin", ".pt", ".pth")
+MIN_TORCH_VERSION = (2, 6)
+
+
+def safe_torch_version(version):
+    """True if `torch.load(weights_only=True)` of this torch version runs no
+    code from the file: 2.6 and later (CVE-2025-32434).
+
+    Example:
+    >>> safe_torch_version("2.6.0+cpu"), safe_torch_version("2.5.1")
+    (True, False)
+    """
+    match = re.match(r"(\d+)\.(\d+)", str(version))
+    return bool(match) and tuple(map(int, match.groups())) >= MIN_TORCH_VERSION
 
 
 def _safetensors_name(path):
@@ -47,7 +63,11 @@ def load_tensors(path):
     if path.endswith(".safetensors"):
         import safetensors.numpy
 
-        tensors = safetensors.numpy.load_file(path)
+        try:
+            tensors = safetensors.numpy.load_file(path)
+        except safetensors.SafetensorError as error:
+            raise ValueError(f"{path} is not a readable safetensors file (empty, "
+                             f"truncated or another format): {error}") from None
     elif path.endswith(_TORCH_SUFFIXES):
         tensors = _load_torch(path)
     else:
@@ -68,8 +88,15 @@ def _load_torch(path):
             f"instead ({_safetensors_name(path)!r} in the same repository, or "
             "convert it once where torch is installed: "
             "`safetensors.torch.save_file(torch.load(path), ...)`), or "
-            "`pip install torch`."
+            "`pip install 'torch>=2.6'`."
         ) from None
+    if not safe_torch_version(torch.__version__):
+        raise ValueError(
+            f"{path!r} is a PyTorch pickle, and kerasmm reads those only with torch "
+            ">= 2.6, whose torch.load(weights_only=True) runs no code from the file "
+            f"(CVE-2025-32434). Received: torch {torch.__version__}. Upgrade torch or "
+            f"get the safetensors file ({_safetensors_name(path)!r}) instead."
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]

@@ -6,6 +6,10 @@ Importing this package registers the `kerasmm_shapes` TFDS builder.
 from kerasmm.datasets import shapes_builder  # noqa: F401 (registers with TFDS)
 from kerasmm.datasets.av import av_dataset  # noqa: F401
 from kerasmm.datasets.av import generate_av  # noqa: F401
+from kerasmm.datasets.imagenet_metadata import imagenet_class_names  # noqa: F401
+from kerasmm.datasets.imagenet_metadata import imagenet_wnids  # noqa: F401
+from kerasmm.datasets.imagenet_metadata import openai_imagenet_templates  # noqa: F401
+from kerasmm.datasets.imagenet_metadata import readable_class_names  # noqa: F401
 from kerasmm.datasets.pipelines import SHAPES_SEQUENCE_LENGTH  # noqa: F401
 from kerasmm.datasets.pipelines import shapes_dataset  # noqa: F401
 from kerasmm.datasets.pipelines import shapes_tokenizer  # noqa: F401

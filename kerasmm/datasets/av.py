@@ -13,12 +13,7 @@ import colorsys
 
 import numpy as np
 import tensorflow as tf
-
-
-def _check_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    return int(value)
+from kerasmm.utils.checks import check_int
 
 
 def generate_av(
@@ -43,11 +38,11 @@ def generate_av(
         `{"video": float32 (N, T, H, W, 3) in [0, 1], "audio": float32
         (N, audio_samples, 1) in [-1, 1], "label": int32 (N,)}`.
     """
-    n = _check_int(num_examples, "num_examples")
-    frames = _check_int(num_frames, "num_frames")
-    size = _check_int(image_size, "image_size", minimum=4)
-    samples = _check_int(audio_samples, "audio_samples", minimum=8)
-    classes = _check_int(num_classes, "num_classes")
+    n = check_int("num_examples", num_examples, minimum=1)
+    frames = check_int("num_frames", num_frames, minimum=1)
+    size = check_int("image_size", image_size, minimum=4)
+    samples = check_int("audio_samples", audio_samples, minimum=8)
+    classes = check_int("num_classes", num_classes, minimum=1)
     top_pitch = 2 + 3 * (classes - 1)
     if 2 * top_pitch >= samples:
         raise ValueError(
@@ -115,7 +110,7 @@ def av_dataset(
     >>> [tuple(batch[k].shape) for k in ("video", "audio", "label")]
     [(4, 4, 16, 16, 3), (4, 256, 1), (4,)]
     """
-    batch_size = _check_int(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     data = generate_av(num_examples, num_frames, image_size, audio_samples, num_classes, seed)
     if one_hot:
         data["label"] = np.eye(num_classes, dtype="float32")[data["label"]]

@@ -13,6 +13,9 @@ import tensorflow as tf
 from kerasmm.datasets import shapes
 from kerasmm.preprocessing import CLIPImagePreprocessor
 from kerasmm.preprocessing import CLIPTokenizer
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_positive_int
 
 # The longest caption or prompt is 13 tokens + start and end (tests check).
 SHAPES_SEQUENCE_LENGTH = 16
@@ -38,11 +41,6 @@ def shapes_tokenizer(sequence_length=None, **kwargs):
         sequence_length=sequence_length or SHAPES_SEQUENCE_LENGTH,
         **kwargs,
     )
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool. Received: {name}={value!r}")
 
 
 def shapes_dataset(
@@ -96,13 +94,13 @@ def shapes_dataset(
     >>> tuple(batch["images"].shape), tuple(batch["token_ids"].shape)
     ((8, 64, 64, 3), (8, 16))
     """
-    shapes._check_split(split)
-    batch_size = shapes._check_positive_int(batch_size, "batch_size")
-    image_size = shapes._check_positive_int(image_size, "image_size")
-    num_examples = shapes._check_positive_int(num_examples, "num_examples", allow_none=True)
+    check_choice("split", split, shapes.SPLITS)
+    batch_size = check_positive_int("batch_size", batch_size)
+    image_size = check_positive_int("image_size", image_size)
+    num_examples = check_positive_int("num_examples", num_examples, allow_none=True)
     for name, value in (("shuffle", shuffle), ("drop_remainder", drop_remainder),
                         ("use_tfds", use_tfds)):
-        _check_bool(value, name)
+        check_bool(name, value)
     if tokenizer is not None and sequence_length is not None:
         raise ValueError(
             "Pass sequence_length or tokenizer, not both (a tokenizer has its "

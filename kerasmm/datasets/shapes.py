@@ -15,6 +15,8 @@ a split are the same whatever `num_examples` is asked for.
 """
 
 import numpy as np
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_positive_int
 
 COLORS = ("red", "green", "blue", "yellow", "purple", "white")
 COLOR_RGB = np.array(
@@ -83,19 +85,6 @@ SHAPES_WORDS = tuple(sorted({w for w in _ALL_TEXT.replace(".", " .").split() if 
 _BLOCK = 1000
 _STREAMS = {"train": 0, "validation": 1, "test": 2, "zero_shot": 3}
 _RADIUS = (0.11, 0.2)  # small, big; fractions of the image size
-
-
-def _check_split(split, allowed=SPLITS):
-    if split not in allowed:
-        raise ValueError(f"split must be one of {allowed}. Received: split={split!r}")
-
-
-def _check_positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 def _allowed_combos(split):
@@ -259,9 +248,9 @@ def generate_shapes(split="train", num_examples=None, image_size=64, seed=0):
         `RELATIONS`) and `labels` (the first shape's zero-shot class,
         `color * len(SHAPES) + shape`).
     """
-    _check_split(split)
-    num_examples = _check_positive_int(num_examples or SPLIT_SIZES[split], "num_examples")
-    image_size = _check_positive_int(image_size, "image_size")
+    check_choice("split", split, SPLITS)
+    num_examples = check_positive_int("num_examples", num_examples or SPLIT_SIZES[split])
+    image_size = check_positive_int("image_size", image_size)
     if image_size < 16:
         raise ValueError(f"image_size must be >= 16. Received: image_size={image_size}")
     return _generate(
@@ -279,8 +268,8 @@ def zero_shot_images(num_per_class=20, image_size=64, seed=0):
         `(images, labels)`: uint8 `(30 * num_per_class, S, S, 3)` and int32
         class ids into `ZERO_SHOT_CLASSES`.
     """
-    num_per_class = _check_positive_int(num_per_class, "num_per_class")
-    image_size = _check_positive_int(image_size, "image_size")
+    num_per_class = check_positive_int("num_per_class", num_per_class)
+    image_size = check_positive_int("image_size", image_size)
     out = _generate(
         _STREAMS["zero_shot"],
         num_per_class * len(ZERO_SHOT_CLASSES),
@@ -296,8 +285,8 @@ def zero_shot_images(num_per_class=20, image_size=64, seed=0):
 def shapes_captions(split="train", num_examples=None, seed=0):
     """Only the captions of `generate_shapes(split, ...)` (list of str),
     without drawing the images."""
-    _check_split(split)
-    num_examples = _check_positive_int(num_examples or SPLIT_SIZES[split], "num_examples")
+    check_choice("split", split, SPLITS)
+    num_examples = check_positive_int("num_examples", num_examples or SPLIT_SIZES[split])
     data = _generate(
         _STREAMS[split], num_examples, None, seed, _allowed_combos(split), 0.5, False
     )

@@ -4,11 +4,15 @@ Importing this module registers `kerasmm_shapes` with TFDS (cheap: TFDS
 imports lazily). Building needs no network: examples come from
 `kerasmm.datasets.generate_shapes`.
 
-```python
-import kerasmm.datasets  # registers the builder
-import tensorflow_datasets as tfds
-train = tfds.load("kerasmm_shapes/tiny", split="train", data_dir="/tmp/tfds")
-```
+>>> import tempfile
+>>> import tensorflow_datasets as tfds
+>>> import kerasmm.datasets  # registers the builder
+>>> builder = tfds.builder("kerasmm_shapes/tiny", data_dir=tempfile.mkdtemp())
+>>> builder.download_and_prepare()  # generates locally; nothing is downloaded
+Downloading and preparing dataset ...
+Dataset kerasmm_shapes downloaded and prepared to .... Subsequent calls will reuse this data.
+>>> sorted(next(iter(builder.as_dataset(split="train"))))
+['caption', 'colors', 'image', 'label', 'num_shapes', 'relation', 'shapes', 'sizes']
 """
 
 import dataclasses

@@ -57,10 +57,10 @@ def all_gather(x):
 
     Example:
 
-    ```python
-    x = keras.ops.ones((4, 8))
-    gathered, offset = kerasmm.distribute.all_gather(x)  # (x, 0) here
-    ```
+    >>> x = keras.ops.ones((4, 8))
+    >>> gathered, offset = kerasmm.distribute.all_gather(x)  # one replica: (x, 0)
+    >>> tuple(gathered.shape), int(offset)
+    ((4, 8), 0)
     """
     context = _tf_replica_context()
     if context is None:
@@ -101,9 +101,8 @@ def num_replicas():
 
     Example:
 
-    ```python
-    n = kerasmm.distribute.num_replicas()
-    ```
+    >>> kerasmm.distribute.num_replicas()  # outside any strategy
+    1
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":

@@ -70,18 +70,15 @@ def get_strategy(tpu=None):
 
     Example:
 
-    ```python
-    # The same line on a Colab TPU, on several GPUs, and on each host of a
-    # multi-host job (each host with its TF_CONFIG set):
-    strategy = kerasmm.distribute.get_strategy()
-
-    # TensorFlow: build and compile in the strategy's scope. JAX: the call
-    # already set Keras' DataParallel distribution (None on one device).
-    import contextlib
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        model = ...  # build and compile here
-    # model.fit(dataset.batch(global_batch, drop_remainder=True))
-    ```
+    >>> import contextlib
+    >>> # The same line on a Colab TPU, on several GPUs, and on each host of a
+    >>> # multi-host job (each host with its TF_CONFIG set). TensorFlow: build and
+    >>> # compile in the strategy's scope. JAX: the call already set Keras'
+    >>> # DataParallel distribution (None on one device).
+    >>> strategy = kerasmm.distribute.get_strategy()
+    >>> with strategy.scope() if strategy else contextlib.nullcontext():
+    ...     model = keras.Sequential([keras.layers.Dense(1)])
+    ...     model.compile(optimizer="sgd", loss="mse")
     """
     backend = keras.backend.backend()
     if backend == "jax":
@@ -111,10 +108,9 @@ def num_workers_in_tf_config(tf_config=None):
 
     Example:
 
-    ```python
-    config = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {}}'
-    kerasmm.distribute.num_workers_in_tf_config(config)  # 2
-    ```
+    >>> config = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {}}'
+    >>> kerasmm.distribute.num_workers_in_tf_config(config)
+    2
     """
     if tf_config is None:
         tf_config = os.environ.get("TF_CONFIG", "")

@@ -70,18 +70,21 @@ class MultiWorkerTrainerMixin:
 
     Example:
 
-    ```python
-    class MyModel(kerasmm.distribute.MultiWorkerTrainerMixin, keras.Model):
-        ...
-
-    # On each worker, with TF_CONFIG set:
-    strategy = kerasmm.distribute.get_strategy()  # MultiWorkerMirrored
-    with strategy.scope():
-        model = MyModel()
-        model.compile(optimizer="adam", loss=...)
-    model.fit(dataset.batch(global_batch, drop_remainder=True).repeat(),
-              epochs=10, steps_per_epoch=steps)
-    ```
+    >>> class MyModel(kerasmm.distribute.MultiWorkerTrainerMixin, keras.Model):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.dense = keras.layers.Dense(1)
+    ...
+    ...     def call(self, x):
+    ...         return self.dense(x)
+    >>> # On each worker, with TF_CONFIG set, build and compile inside
+    >>> # kerasmm.distribute.get_strategy().scope(); without TF_CONFIG (here) the
+    >>> # mixin leaves Keras' own fit in place.
+    >>> model = MyModel()
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x = np.ones((8, 3), "float32")
+    >>> len(model.fit(x, x[:, :1], epochs=1, verbose=0).history["loss"])
+    1
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

@@ -2,7 +2,9 @@
 
 from kerasmm.layers.activations import get_activation, gelu_approximate, quick_gelu
 from kerasmm.layers.multi_head_attention import MultiHeadAttention
-from kerasmm.layers.attention import MLP, CrossAttention, SelfAttention
+from kerasmm.layers.mlp import MLP
+from kerasmm.layers.cross_attention import CrossAttention
+from kerasmm.layers.self_attention import SelfAttention
 from kerasmm.layers.position import (
     FourierPositionEncoding,
     LearnedPositionEmbedding,
@@ -20,3 +22,4 @@ from kerasmm.layers.classification_decoder import ClassificationDecoder
 from kerasmm.layers.basic_decoder import BasicDecoder
 from kerasmm.layers.masked_lm_decoder import MaskedLMDecoder
 from kerasmm.layers.multimodal_decoder import MultimodalDecoder
+from kerasmm.layers.gradient_reversal import GradientReversal

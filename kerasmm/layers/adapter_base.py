@@ -16,26 +16,13 @@ import keras
 from keras import ops
 
 from kerasmm.layers.latents import LatentArray
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 from kerasmm.layers.position import FourierPositionEncoding
-from kerasmm.layers.position import _as_int_tuple
+from kerasmm.utils.checks import check_int_tuple
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_divisible
 
 POSITION_ENCODINGS = ("fourier", "learned", None)
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"{name} must be one of {choices}. Received: {name}={value!r}"
-        )
-
-
-def check_divisible(what, size, name, factor):
-    if size is not None and size % factor:
-        raise ValueError(
-            f"{what} must be divisible by {name}. Received: {what}={size}, "
-            f"{name}={factor}"
-        )
 
 
 def space_to_depth(x, block_sizes):
@@ -100,7 +87,7 @@ class PositionOptions:
         check_positive_int("position_dim", position_dim, allow_none=True)
         check_positive_int("project_pos_dim", project_pos_dim, allow_none=True)
         if max_resolution is not None:
-            max_resolution = _as_int_tuple("max_resolution", max_resolution)
+            max_resolution = check_int_tuple("max_resolution", max_resolution)
         self.position_encoding = position_encoding
         self.num_bands = num_bands
         self.max_resolution = max_resolution

@@ -4,9 +4,9 @@ import keras
 from keras import ops
 
 from kerasmm.layers.adapter_base import BaseAdapter
-from kerasmm.layers.adapter_base import check_divisible
-from kerasmm.layers.multi_head_attention import check_positive_int
-from kerasmm.layers.multi_head_attention import check_rank
+from kerasmm.utils.checks import check_divisible
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rank
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")

@@ -6,10 +6,10 @@ import keras
 from keras import ops
 
 from kerasmm.layers.adapter_base import PositionOptions
-from kerasmm.layers.adapter_base import check_choice
+from kerasmm.utils.checks import check_choice
 from kerasmm.layers.decoder_base import BaseDecoder
-from kerasmm.layers.multi_head_attention import check_positive_int
-from kerasmm.layers.position import _as_int_tuple
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_int_tuple
 
 POSITION_GRIDS = ("linspace", "index")
 
@@ -85,7 +85,7 @@ class BasicDecoder(BaseDecoder):
                                           concat_pos, sine_only, position_dim,
                                           project_pos_dim)
         check_choice("position_grid", position_grid, POSITION_GRIDS)
-        self.output_index_dims = _as_int_tuple("output_index_dims", output_index_dims)
+        self.output_index_dims = check_int_tuple("output_index_dims", output_index_dims)
         self._positions.check_resolution(self.output_index_dims)
         if final_project:
             check_positive_int("output_num_channels", output_num_channels)

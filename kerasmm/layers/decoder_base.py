@@ -18,10 +18,10 @@ cross-attention output to the decoder's outputs).
 
 import keras
 
-from kerasmm.layers.attention import CrossAttention
-from kerasmm.layers.attention import _check_rate
-from kerasmm.layers.multi_head_attention import check_positive_int
-from kerasmm.layers.multi_head_attention import check_rank
+from kerasmm.layers.cross_attention import CrossAttention
+from kerasmm.utils.checks import check_rate
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rank
 
 
 class BaseDecoder(keras.layers.Layer):
@@ -44,7 +44,7 @@ class BaseDecoder(keras.layers.Layer):
         check_positive_int("qk_channels", qk_channels, allow_none=True)
         check_positive_int("v_channels", v_channels, allow_none=True)
         check_positive_int("widening_factor", widening_factor)
-        _check_rate("dropout", dropout)
+        check_rate("dropout", dropout)
         for name, value in (("qk_channels", qk_channels), ("v_channels", v_channels)):
             if value is not None and value % num_heads:
                 raise ValueError(

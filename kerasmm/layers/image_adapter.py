@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from kerasmm.layers.adapter_base import BaseAdapter
-from kerasmm.layers.adapter_base import check_choice
-from kerasmm.layers.adapter_base import check_divisible
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_images
+from kerasmm.utils.checks import check_divisible
 from kerasmm.layers.adapter_base import space_to_depth
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 
 PREPROCESSINGS = ("pixels", "patches", "conv1x1", "conv")
 
@@ -65,7 +66,8 @@ class ImageAdapter(BaseAdapter):
         use_batchnorm: batch normalization in the `"conv"` stem.
 
     Call arguments:
-        images: float `(B, height, width, channels)`.
+        images: float `(B, height, width, channels)`, already preprocessed;
+            integer images are refused.
 
     Returns:
         `{"features": (B, M, output_dim)}`.
@@ -119,13 +121,9 @@ class ImageAdapter(BaseAdapter):
         grid = (-(-height // s), -(-width // s))
         return grid, self.out_channels if self.preprocessing == "conv1x1" else channels
 
-    def _check_images(self, shape):
-        if len(shape) != 4 or any(
-                n is not None and n != e for n, e in zip(shape[1:], self.image_shape)):
-            raise ValueError(
-                "images must have shape (batch, *image_shape). Received: "
-                f"image_shape={self.image_shape}, images with shape {tuple(shape)}"
-            )
+    def _check_images(self, shape, dtype=None):
+        check_images("images", shape, self.image_shape,
+                     f"image_shape={self.image_shape}", dtype)
 
     def build(self, input_shape):
         self._check_images(input_shape)
@@ -166,7 +164,7 @@ class ImageAdapter(BaseAdapter):
         return ops.max_pool(x, pool_size=3, strides=2, padding="valid")
 
     def call(self, images, training=None):
-        self._check_images(images.shape)
+        self._check_images(images.shape, images.dtype)
         x = self._preprocess(ops.cast(images, self.compute_dtype), training)
         return {"features": self._with_positions(self._flatten(x))}
 

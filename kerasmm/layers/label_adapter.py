@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
-from kerasmm.layers.position import check_min_rank
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_min_rank
 from kerasmm.layers.position import default_initializer
 
 

@@ -5,7 +5,7 @@ from keras import ops
 
 from kerasmm.layers.decoder_base import BaseDecoder
 from kerasmm.layers.latents import LatentArray
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")

@@ -5,26 +5,11 @@ import math
 import keras
 from keras import ops
 
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rank
+
 # Large enough that exp(masked - max) underflows to exactly 0 in float32.
 _MASK_VALUE = -1e9
-
-
-def check_positive_int(name, value, allow_none=False):
-    """Raises a ValueError naming `name` unless `value` is a positive int."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"{name} must be a positive integer. Received: {name}={value!r}"
-        )
-
-
-def check_rank(name, shape, rank):
-    if len(shape) != rank:
-        raise ValueError(
-            f"{name} must have rank {rank}. Received: {name} with shape "
-            f"{tuple(shape)}"
-        )
 
 
 def dot_product_attention(query, key, value, mask=None, dropout=None,

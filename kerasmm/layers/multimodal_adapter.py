@@ -3,8 +3,12 @@
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.layers.adapter_base import BaseAdapter
+from kerasmm.layers.label_adapter import LabelAdapter
 from kerasmm.layers.position import default_initializer
+from kerasmm.layers.text_adapter import TextAdapter
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_same_batch
 
 
 def check_modalities(name, layers, kind):
@@ -15,6 +19,35 @@ def check_modalities(name, layers, kind):
             f"{name} must be a non-empty dict mapping modality names to {kind} "
             f"layers. Received: {name}={layers!r}"
         )
+
+
+def check_adapter(name, value):
+    """Raises unless `value` is a kerasmm input adapter (or a subclass).
+
+    An adapter returns `{"features": (B, M, C)[, "padding_mask"]}` and knows
+    its `output_dim`; any other layer (a `Dense`, a decoder) would fail
+    only when first called, far from the mistake.
+    """
+    if not isinstance(value, (BaseAdapter, TextAdapter, LabelAdapter, MultimodalAdapter)):
+        raise ValueError(
+            f"{name} must be a kerasmm adapter (ImageAdapter, TextAdapter, "
+            "AudioAdapter, VideoAdapter, LabelAdapter, MultimodalAdapter or a "
+            f"subclass of kerasmm.layers.adapter_base.BaseAdapter). Received: "
+            f"{name} of type {type(value).__name__}"
+        )
+    return value
+
+
+def _batch_shapes(inputs, modalities):
+    """Each modality's input shape (of a dict's first entry, e.g. a text's
+    ids); `inputs` holds tensors or shapes."""
+    shapes = []
+    for m in modalities:
+        x = inputs[m]
+        while isinstance(x, dict):
+            x = next(iter(x.values()))
+        shapes.append(tuple(getattr(x, "shape", x)))
+    return shapes
 
 
 def check_input_keys(inputs, modalities, name="inputs"):
@@ -91,6 +124,8 @@ class MultimodalAdapter(keras.layers.Layer):
                  padding_initializer=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         check_modalities("adapters", adapters, "adapter")
+        for modality, adapter in adapters.items():
+            check_adapter(f"adapters[{modality!r}]", adapter)
         check_positive_int("min_padding_size", min_padding_size)
         mask_probs = dict(mask_probs or {})
         for modality, p in mask_probs.items():
@@ -120,6 +155,7 @@ class MultimodalAdapter(keras.layers.Layer):
 
     def build(self, input_shape):
         check_input_keys(input_shape, self.modalities)
+        check_same_batch(self.modalities, _batch_shapes(input_shape, self.modalities))
         self.modality_sizes, self.modality_starts, start = {}, {}, 0
         for m in self.modalities:
             adapter = self.adapters[m]
@@ -156,6 +192,7 @@ class MultimodalAdapter(keras.layers.Layer):
 
     def call(self, inputs):
         check_input_keys(inputs, self.modalities)
+        check_same_batch(self.modalities, _batch_shapes(inputs, self.modalities))
         features, masks, any_mask = [], [], False
         for m in self.modalities:
             out = self.adapters[m](inputs[m])
@@ -179,6 +216,7 @@ class MultimodalAdapter(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         check_input_keys(input_shape, self.modalities)
+        check_same_batch(self.modalities, _batch_shapes(input_shape, self.modalities))
         total, any_mask = 0, False
         for m in self.modalities:
             out = self.adapters[m].compute_output_shape(input_shape[m])

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasmm.layers.decoder_base import BaseDecoder
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 from kerasmm.layers.multimodal_adapter import check_modalities
 from kerasmm.layers.position import default_initializer
 

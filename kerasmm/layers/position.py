@@ -5,15 +5,9 @@ import math
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
-
-
-def check_min_rank(name, shape, rank):
-    if len(shape) < rank:
-        raise ValueError(
-            f"{name} must have rank >= {rank}. Received: {name} with shape "
-            f"{tuple(shape)}"
-        )
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_int_tuple
+from kerasmm.utils.checks import check_min_rank
 
 
 def default_initializer(initializer):
@@ -177,22 +171,6 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         return config
 
 
-def _as_int_tuple(name, value):
-    """`value` (an int or a sequence of ints) as a tuple of positive ints."""
-    values = (value,) if isinstance(value, int) else value
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = ()
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0
-                         for v in values):
-        raise ValueError(
-            f"{name} must be a positive integer or a non-empty sequence of "
-            f"positive integers. Received: {name}={value!r}"
-        )
-    return values
-
-
 def build_linear_positions(index_dims, output_range=(-1.0, 1.0)):
     """Positions on a grid, `linspace(*output_range, n)` per index dimension.
 
@@ -284,10 +262,10 @@ class FourierPositionEncoding(keras.layers.Layer):
     def __init__(self, index_dims, num_bands, max_resolution=None, concat_pos=True,
                  sine_only=False, **kwargs):
         super().__init__(**kwargs)
-        self.index_dims = _as_int_tuple("index_dims", index_dims)
+        self.index_dims = check_int_tuple("index_dims", index_dims)
         check_positive_int("num_bands", num_bands)
         if max_resolution is not None:
-            max_resolution = _as_int_tuple("max_resolution", max_resolution)
+            max_resolution = check_int_tuple("max_resolution", max_resolution)
             if len(max_resolution) != len(self.index_dims):
                 raise ValueError(
                     "max_resolution must have one entry per index dimension. "

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 from kerasmm.layers.position import LearnedPositionEmbedding
 from kerasmm.layers.position import default_initializer
+from kerasmm.utils.tensor_checks import check_token_ids
 
 
 def split_text_inputs(inputs):
@@ -37,8 +38,12 @@ class TextAdapter(keras.layers.Layer):
             truncated normal with standard deviation 0.02.
 
     Call arguments:
-        inputs: int `(B, L)` token ids, or a dict `{"token_ids": (B, L),
-            "padding_mask": bool (B, L)}` (True at real tokens).
+        inputs: int `(B, L)` token ids in `[0, vocabulary_size)`, or a dict
+            `{"token_ids": (B, L), "padding_mask": bool (B, L)}` (True at
+            real tokens). Float ids and ids out of range raise a
+            `ValueError` (in TensorFlow graphs an `InvalidArgumentError`;
+            not checked inside JAX `jit`: see
+            `kerasmm.utils.tensor_checks`).
 
     Returns:
         `{"features": (B, L, embedding_dim)}` plus `"padding_mask"` (bool)
@@ -112,6 +117,7 @@ class TextAdapter(keras.layers.Layer):
     def call(self, inputs):
         token_ids, padding_mask = split_text_inputs(inputs)
         self._check(token_ids.shape, None if padding_mask is None else padding_mask.shape)
+        token_ids = check_token_ids("token_ids", token_ids, self.vocabulary_size)
         x = self.token_embedding(ops.cast(token_ids, "int32"))
         outputs = {"features": x + self.position_embedding(x)}
         if padding_mask is not None:

@@ -4,9 +4,10 @@ import keras
 from keras import ops
 
 from kerasmm.layers.adapter_base import BaseAdapter
-from kerasmm.layers.adapter_base import check_divisible
+from kerasmm.utils.checks import check_divisible
+from kerasmm.utils.checks import check_images
 from kerasmm.layers.adapter_base import space_to_depth
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 
 
 def _video_shape(video_shape):
@@ -43,7 +44,8 @@ class VideoAdapter(BaseAdapter):
         concat_or_add_pos: see `BaseAdapter`.
 
     Call arguments:
-        video: float `(B, frames, height, width, channels)`.
+        video: float `(B, frames, height, width, channels)`, already
+            preprocessed; integer videos are refused.
 
     Returns:
         `{"features": (B, T' * H' * W', output_dim)}`.
@@ -84,20 +86,16 @@ class VideoAdapter(BaseAdapter):
         t, s = self.temporal_downsample, self.spatial_downsample
         return (frames // t, height // s, width // s), channels * t * s * s
 
-    def _check_video(self, shape):
-        if len(shape) != 5 or any(
-                n is not None and n != e for n, e in zip(shape[1:], self.video_shape)):
-            raise ValueError(
-                "video must have shape (batch, *video_shape). Received: "
-                f"video_shape={self.video_shape}, video with shape {tuple(shape)}"
-            )
+    def _check_video(self, shape, dtype=None):
+        check_images("video", shape, self.video_shape,
+                     f"video_shape={self.video_shape}", dtype)
 
     def build(self, input_shape):
         self._check_video(input_shape)
         self._build_positions(*self._grid_and_channels())
 
     def call(self, video):
-        self._check_video(video.shape)
+        self._check_video(video.shape, video.dtype)
         blocks = (self.temporal_downsample,) + (self.spatial_downsample,) * 2
         x = space_to_depth(ops.cast(video, self.compute_dtype), blocks)
         return {"features": self._with_positions(self._flatten(x))}

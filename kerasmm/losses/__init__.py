@@ -8,6 +8,7 @@ global logit matrix.
 
 from kerasmm.losses.clip_loss import CLIPLoss
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
+from kerasmm.losses.deep_cca_loss import DeepCCALoss
 from kerasmm.losses.info_nce import InfoNCE
 from kerasmm.losses.model_mixin import ContrastiveLossMixin
 from kerasmm.losses.nce_loss import NCELoss

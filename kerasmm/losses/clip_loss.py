@@ -42,15 +42,15 @@ class CLIPLoss(ContrastiveLoss):
 
     Example:
 
-    ```python
-    import numpy as np
-    outputs = {
-        "image_embeddings": np.eye(4, 8, dtype="float32"),
-        "text_embeddings": np.eye(4, 8, dtype="float32"),
-        "logit_scale": np.float32(np.log(1 / 0.07)),
-    }
-    loss = kerasmm.losses.CLIPLoss()(None, outputs)  # close to 0
-    ```
+    >>> outputs = {
+    ...     "image_embeddings": np.eye(4, 8, dtype="float32"),
+    ...     "text_embeddings": np.eye(4, 8, dtype="float32"),
+    ...     "logit_scale": np.float32(np.log(1 / 0.07)),
+    ... }
+    >>> # Matching pairs at cosine 1, others at 0: loss = log(1 + 3 exp(-1/0.07)).
+    >>> loss = kerasmm.losses.CLIPLoss()(None, outputs)
+    >>> bool(abs(float(loss) - np.log1p(3 * np.exp(-1 / 0.07))) < 1e-6)
+    True
 
     Reference:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020)

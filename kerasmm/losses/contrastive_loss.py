@@ -1,12 +1,16 @@
 """Base class of the global-batch contrastive losses."""
 
-import math
+import warnings
 
 import keras
 from keras import ops
 
 from kerasmm.distribute import all_gather
 from kerasmm.losses.chunked_logits import row_reduce
+from kerasmm.utils.constants import LOGIT_SCALE_MAX
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.constants import LOGIT_SCALE_MIN
+from kerasmm.utils.tensor_checks import static_size
 
 IMAGE_KEY = "image_embeddings"
 TEXT_KEY = "text_embeddings"
@@ -59,16 +63,9 @@ class ContrastiveLoss(keras.losses.Loss):
     def __init__(self, chunk_size=None, name=None,
                  reduction="sum_over_batch_size"):
         super().__init__(name=name, reduction=reduction, dtype="float32")
-        if chunk_size is not None and (
-            isinstance(chunk_size, bool)
-            or not isinstance(chunk_size, int)
-            or chunk_size <= 0
-        ):
-            raise ValueError(
-                "chunk_size must be None or a positive integer. "
-                f"Received: chunk_size={chunk_size}"
-            )
-        self.chunk_size = chunk_size
+        self.chunk_size = check_positive_int("chunk_size", chunk_size, allow_none=True)
+        # One warning per loss object for a batch of 1, not one per step.
+        self._warned_batch_of_one = False
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # y_true is ignored; it is often None (datasets of features only),
@@ -141,6 +138,29 @@ class ContrastiveLoss(keras.losses.Loss):
         # A functional model may broadcast the scalar over the batch.
         return ops.mean(ops.cast(outputs[key], "float32"))
 
+    def _check_global_batch(self, all_keys, softmax=False):
+        """Refuses an empty global batch; with `softmax`, warns (once per
+        loss object) on a batch of 1, whose only logit is its positive.
+
+        Only batch sizes known when the loss is traced or run are checked:
+        always on JAX and eagerly; inside a TensorFlow graph only when the
+        dataset's batch dimension is static (`drop_remainder=True`).
+        """
+        size = static_size(ops.shape(all_keys)[0])
+        name = type(self).__name__
+        if size == 0:
+            raise ValueError(
+                f"{name} got an empty batch: there is no pair to contrast. "
+                "Received: y_pred with batch size 0"
+            )
+        if size == 1 and softmax and not self._warned_batch_of_one:
+            self._warned_batch_of_one = True
+            warnings.warn(
+                f"{name} got a (global) batch of 1: with no negatives the loss "
+                "is 0 and nothing is learned. Train with batches of at least 2.",
+                stacklevel=2,
+            )
+
     # === Math ===
 
     def _softmax_rows(self, queries, keys, scale):
@@ -150,6 +170,7 @@ class ContrastiveLoss(keras.losses.Loss):
         `offset + i`. Returns per-row losses `(local_batch,)`.
         """
         all_keys, offset = all_gather(keys)
+        self._check_global_batch(all_keys, softmax=True)
         positive_logits = scale * positive_dots(queries, all_keys, offset)
         lse = row_reduce(queries, all_keys, scale, ops.zeros(()),
                          "logsumexp", self.chunk_size)
@@ -193,5 +214,7 @@ def _check_pair(first, second, names):
 
 
 def clip_scale(logit_scale):
-    """`exp(logit_scale)` with `logit_scale` clamped at `log(100)` (CLIP)."""
-    return ops.exp(ops.minimum(logit_scale, math.log(100.0)))
+    """`exp(logit_scale)`, `logit_scale` clamped to `[LOGIT_SCALE_MIN,
+    LOGIT_SCALE_MAX]` = `[0, ln 100]` (open_clip's range): the one clamp
+    `kerasmm.losses.CLIPLoss` and `kerasmm.models.CLIP` share."""
+    return ops.exp(ops.clip(logit_scale, LOGIT_SCALE_MIN, LOGIT_SCALE_MAX))

@@ -1,11 +1,11 @@
 """InfoNCE: softmax contrastive loss with a fixed temperature."""
 
-import numbers
-
 import keras
 from keras import ops
 
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_number
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -47,11 +47,13 @@ class InfoNCE(ContrastiveLoss):
 
     Example:
 
-    ```python
-    import numpy as np
-    pairs = np.random.normal(size=(8, 2, 16)).astype("float32")
-    loss = kerasmm.losses.InfoNCE(temperature=0.1)(None, pairs)
-    ```
+    >>> pairs = np.random.default_rng(0).normal(size=(8, 2, 16)).astype("float32")
+    >>> loss = kerasmm.losses.InfoNCE(temperature=0.1)(None, pairs)
+    >>> bool(float(loss) > 0)
+    True
+    >>> aligned = np.stack([np.eye(8, 16), np.eye(8, 16)], axis=1).astype("float32")
+    >>> float(kerasmm.losses.InfoNCE(temperature=0.1)(None, aligned)) < 1e-3
+    True
 
     Reference:
         - [van den Oord et al., 2018](https://arxiv.org/abs/1807.03748)
@@ -65,16 +67,10 @@ class InfoNCE(ContrastiveLoss):
                  reduction="sum_over_batch_size"):
         super().__init__(chunk_size=chunk_size, name=name,
                          reduction=reduction)
-        if isinstance(temperature, bool) or not isinstance(
-            temperature, numbers.Real
-        ) or not temperature > 0:
-            raise ValueError(
-                "temperature must be a positive number. "
-                f"Received: temperature={temperature}"
-            )
-        self.temperature = float(temperature)
-        self.symmetric = bool(symmetric)
-        self.normalize = bool(normalize)
+        self.temperature = check_number("temperature", temperature, minimum=0,
+                                        exclusive_minimum=True)
+        self.symmetric = check_bool("symmetric", symmetric)
+        self.normalize = check_bool("normalize", normalize)
 
     def call(self, y_true, y_pred):
         anchors, positives, _ = self._pair(y_pred)

@@ -1,7 +1,5 @@
 """Noise-contrastive estimation with in-batch noise samples."""
 
-import numbers
-
 import keras
 from keras import ops
 
@@ -9,6 +7,11 @@ from kerasmm.distribute import all_gather
 from kerasmm.losses.chunked_logits import row_sum
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
 from kerasmm.losses.contrastive_loss import positive_dots
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_int
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.tensor_checks import check_batch_at_least
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -57,11 +60,10 @@ class NCELoss(ContrastiveLoss):
 
     Example:
 
-    ```python
-    import numpy as np
-    pairs = np.random.normal(size=(8, 2, 16)).astype("float32")
-    loss = kerasmm.losses.NCELoss(num_noise_samples=4)(None, pairs)
-    ```
+    >>> pairs = np.random.default_rng(0).normal(size=(8, 2, 16)).astype("float32")
+    >>> loss = kerasmm.losses.NCELoss(num_noise_samples=4)(None, pairs)
+    >>> tuple(loss.shape), bool(np.isfinite(loss)) and float(loss) > 0
+    ((), True)
 
     Reference:
         - [Gutmann & Hyvarinen, 2010](
@@ -73,28 +75,11 @@ class NCELoss(ContrastiveLoss):
     def __init__(self, num_noise_samples, temperature=0.1, normalize=True,
                  seed=0, name=None, reduction="sum_over_batch_size"):
         super().__init__(chunk_size=None, name=name, reduction=reduction)
-        if isinstance(num_noise_samples, bool) or not isinstance(
-            num_noise_samples, int
-        ) or num_noise_samples <= 0:
-            raise ValueError(
-                "num_noise_samples must be a positive integer. "
-                f"Received: num_noise_samples={num_noise_samples}"
-            )
-        if isinstance(temperature, bool) or not isinstance(
-            temperature, numbers.Real
-        ) or not temperature > 0:
-            raise ValueError(
-                "temperature must be a positive number. "
-                f"Received: temperature={temperature}"
-            )
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(
-                f"seed must be a non-negative integer. Received: seed={seed}"
-            )
-        self.num_noise_samples = num_noise_samples
-        self.temperature = float(temperature)
-        self.normalize = bool(normalize)
-        self.seed = seed
+        self.num_noise_samples = check_positive_int("num_noise_samples", num_noise_samples)
+        self.temperature = check_number("temperature", temperature, minimum=0,
+                                        exclusive_minimum=True)
+        self.normalize = check_bool("normalize", normalize)
+        self.seed = check_int("seed", seed, minimum=0)
 
     def noise_indices(self, global_batch_size):
         """Noise item indices `(global_batch_size, num_noise_samples)`.
@@ -118,13 +103,11 @@ class NCELoss(ContrastiveLoss):
             anchors = ops.normalize(anchors, axis=-1)
             positives = ops.normalize(positives, axis=-1)
         all_positives, offset = all_gather(positives)
-        global_batch_size = ops.shape(all_positives)[0]
-        if isinstance(global_batch_size, int) and global_batch_size < 2:
-            raise ValueError(
-                "NCELoss draws noise from the other items of the batch and "
-                "needs a global batch of at least 2. Received: batch size "
-                f"{global_batch_size}"
-            )
+        self._check_global_batch(all_positives)
+        # Also inside a graph whose batch size is known only when it runs.
+        global_batch_size = check_batch_at_least(
+            "global batch size", ops.shape(all_positives)[0], 2,
+            "NCELoss draws its noise from the other items of the batch")
         rows = offset + ops.arange(ops.shape(anchors)[0], dtype="int32")
         noise = ops.take(self.noise_indices(global_batch_size), rows, axis=0)
         noise_embeddings = ops.take(all_positives, noise, axis=0)

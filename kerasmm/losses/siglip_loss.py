@@ -48,16 +48,16 @@ class SigLIPLoss(ContrastiveLoss):
 
     Example:
 
-    ```python
-    import numpy as np
-    outputs = {
-        "image_embeddings": np.eye(4, 8, dtype="float32"),
-        "text_embeddings": np.eye(4, 8, dtype="float32"),
-        "logit_scale": np.float32(np.log(10.0)),
-        "logit_bias": np.float32(-10.0),
-    }
-    loss = kerasmm.losses.SigLIPLoss()(None, outputs)
-    ```
+    >>> outputs = {
+    ...     "image_embeddings": np.eye(4, 8, dtype="float32"),
+    ...     "text_embeddings": np.eye(4, 8, dtype="float32"),
+    ...     "logit_scale": np.float32(np.log(10.0)),
+    ...     "logit_bias": np.float32(-10.0),
+    ... }
+    >>> loss = kerasmm.losses.SigLIPLoss()(None, outputs)
+    >>> # Positives at logit 0 (log 2 each), negatives at -10 (about 4.5e-5 each):
+    >>> bool(round(float(loss), 4) == round(np.log(2) + 3 * np.log1p(np.exp(-10.0)), 4))
+    True
 
     Reference:
         - [Zhai et al., 2023](https://arxiv.org/abs/2303.15343)
@@ -75,6 +75,7 @@ class SigLIPLoss(ContrastiveLoss):
         scale = ops.exp(self._required(outputs, SCALE_KEY))
         bias = self._required(outputs, BIAS_KEY)
         all_texts, offset = all_gather(texts)
+        self._check_global_batch(all_texts)
         if self.chunk_size is None:
             logits = scale * ops.matmul(images, ops.transpose(all_texts)) + bias
             rows = offset + ops.arange(ops.shape(images)[0], dtype="int32")

@@ -2,3 +2,4 @@
 
 from kerasmm.metrics.recall_at_k import RecallAtK
 from kerasmm.metrics.retrieval import retrieval_recall
+from kerasmm.metrics.benchmark import zero_shot_classification_metrics, zero_shot_retrieval_metrics

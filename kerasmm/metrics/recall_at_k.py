@@ -42,14 +42,12 @@ class RecallAtK(keras.metrics.Metric):
 
     Example:
 
-    ```python
-    import numpy as np
-    metric = kerasmm.metrics.RecallAtK(k=1)
-    embeddings = np.eye(4, dtype="float32")
-    metric.update_state(None, {"image_embeddings": embeddings,
-                               "text_embeddings": embeddings})
-    float(metric.result())  # 1.0
-    ```
+    >>> metric = kerasmm.metrics.RecallAtK(k=1)
+    >>> embeddings = np.eye(4, dtype="float32")
+    >>> metric.update_state(None, {"image_embeddings": embeddings,
+    ...                            "text_embeddings": embeddings})
+    >>> float(metric.result())
+    1.0
 
     Reference:
         - [Radford et al., 2021](https://arxiv.org/abs/2103.00020)

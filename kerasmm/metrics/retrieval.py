@@ -35,14 +35,12 @@ def retrieval_recall(image_embeddings, text_embeddings, text_to_image=None,
 
     Example:
 
-    ```python
-    import numpy as np
-    images = np.eye(3, dtype="float32")
-    texts = np.repeat(images, 2, axis=0)      # two captions per image
-    kerasmm.metrics.retrieval_recall(
-        images, texts, text_to_image=[0, 0, 1, 1, 2, 2], ks=(1,))
-    # {'i2t_recall@1': 1.0, 't2i_recall@1': 1.0}
-    ```
+    >>> images = np.eye(3, dtype="float32")
+    >>> texts = np.repeat(images, 2, axis=0)      # two captions per image
+    >>> recall = kerasmm.metrics.retrieval_recall(
+    ...     images, texts, text_to_image=[0, 0, 1, 1, 2, 2], ks=(1,))
+    >>> {key: float(value) for key, value in sorted(recall.items())}
+    {'i2t_recall@1': 1.0, 't2i_recall@1': 1.0}
     """
     images = np.asarray(ops.convert_to_numpy(image_embeddings), "float32")
     texts = np.asarray(ops.convert_to_numpy(text_embeddings), "float32")

@@ -1,4 +1,20 @@
-"""kerasmm.models: prebuilt models."""
+"""kerasmm.models: the model families, one folder each, with their preprocessors.
 
-from kerasmm.models.clip import *  # noqa: F401,F403
-from kerasmm.models.perceiver import *  # noqa: F401,F403
+Each family's presets are plain data in its folder and travel with its
+classes (`CLIP.family_presets`); `kerasmm.models.presets.PRESETS` lists
+them all.
+"""
+
+from kerasmm.models.clip import CLIP  # noqa: F401
+from kerasmm.models.clip import CLIPPreprocessor  # noqa: F401
+from kerasmm.models.clip import ModifiedResNet  # noqa: F401
+from kerasmm.models.clip import TextTransformer  # noqa: F401
+from kerasmm.models.clip import VisionTransformer  # noqa: F401
+from kerasmm.models.conv_encoder import build_conv_encoder  # noqa: F401
+from kerasmm.models.perceiver import Perceiver  # noqa: F401
+from kerasmm.models.perceiver import PerceiverIO  # noqa: F401
+from kerasmm.models.perceiver import PerceiverPreprocessor  # noqa: F401
+from kerasmm.models.siglip import SigLIP  # noqa: F401
+from kerasmm.models.siglip import SigLIPPreprocessor  # noqa: F401
+from kerasmm.models.siglip import SigLIPTextEncoder  # noqa: F401
+from kerasmm.models.siglip import SigLIPVisionEncoder  # noqa: F401

@@ -2,17 +2,12 @@
 
 These layers run in TensorFlow (eagerly or inside `tf.data`) whatever the
 Keras backend, and return `tf.Tensor`s that models of every backend accept.
+Pixel statistics live in `kerasmm.utils.constants`.
 """
 
 from kerasmm.preprocessing.byte_tokenizer import ByteTokenizer  # noqa: F401
-from kerasmm.preprocessing.clip_image_preprocessor import (  # noqa: F401
-    OPENAI_CLIP_MEAN,
-    OPENAI_CLIP_STD,
-    CLIPImagePreprocessor,
-)
+from kerasmm.preprocessing.clip_image_preprocessor import CLIPImagePreprocessor  # noqa: F401
 from kerasmm.preprocessing.clip_tokenizer import CLIPTokenizer  # noqa: F401
 from kerasmm.preprocessing.perceiver_image_preprocessor import (  # noqa: F401
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     PerceiverImagePreprocessor,
 )

@@ -4,16 +4,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasmm.preprocessing.text_inputs import string_tensor
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_positive_int
+
 PAD_ID, BOS_ID, EOS_ID, MASK_ID, CLS_ID, SEP_ID = range(6)
 NUM_RESERVED_TOKENS = 6
-
-
-def _check_length(value, name):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be None or a positive int. Received: {name}={value}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -30,8 +26,12 @@ class ByteTokenizer(keras.layers.Layer):
     strings `"[MASK]"` etc. in the text as special tokens; this tokenizer
     encodes them as bytes.) Rows are padded with 0 on the right.
 
-    The layer runs in TensorFlow (eagerly or inside `tf.data.Dataset.map`)
-    whatever the Keras backend, and returns `tf.Tensor`s.
+    The layer runs in TensorFlow (eagerly or inside `tf.data.Dataset.map`,
+    the same ops either way) whatever the Keras backend, and returns
+    `tf.Tensor`s. A `str` becomes its UTF-8 bytes (one holding a lone
+    surrogate, which has none, raises a `ValueError` naming the encoding);
+    `bytes` and string tensors are tokenized byte for byte, valid UTF-8 or
+    not.
 
     Args:
         sequence_length: int or None. Pad or truncate to this length; None
@@ -70,8 +70,9 @@ class ByteTokenizer(keras.layers.Layer):
 
     def __init__(self, sequence_length=None, add_special_tokens=False, **kwargs):
         super().__init__(**kwargs)
-        self.sequence_length = _check_length(sequence_length, "sequence_length")
-        self.add_special_tokens = bool(add_special_tokens)
+        self.sequence_length = check_positive_int(
+            "sequence_length", sequence_length, allow_none=True)
+        self.add_special_tokens = check_bool("add_special_tokens", add_special_tokens)
         if self.add_special_tokens and self.sequence_length == 1:
             raise ValueError(
                 "sequence_length must be >= 2 to hold [CLS] and [SEP]. "
@@ -86,35 +87,17 @@ class ByteTokenizer(keras.layers.Layer):
         return 256 + NUM_RESERVED_TOKENS
 
     def call(self, inputs, sequence_length=None):
-        length = _check_length(sequence_length, "sequence_length")
+        length = check_positive_int("sequence_length", sequence_length, allow_none=True)
         length = length or self.sequence_length
         if self.add_special_tokens and length == 1:
             raise ValueError(
                 "sequence_length must be >= 2 to hold [CLS] and [SEP]. "
                 f"Received: sequence_length={length}"
             )
-        if not isinstance(inputs, tf.Tensor):
-            if isinstance(inputs, (list, tuple)) and not all(
-                isinstance(t, (str, bytes)) for t in inputs
-            ):
-                raise TypeError(
-                    "inputs must be a str, a list of str or a string tensor. "
-                    f"Received: inputs={inputs!r:.80}"
-                )
-            if not isinstance(inputs, (str, bytes, list, tuple, np.ndarray)):
-                raise TypeError(
-                    "inputs must be a str, a list of str or a string tensor. "
-                    f"Received: inputs={inputs!r:.80}"
-                )
-            inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
-        if inputs.dtype != tf.string or inputs.shape.rank not in (0, 1):
-            raise ValueError(
-                "inputs must be a string tensor of rank 0 or 1. Received: "
-                f"dtype={inputs.dtype.name}, shape={inputs.shape}"
-            )
+        inputs, scalar = string_tensor("inputs", inputs, require_utf8=False)
         with tf.device("/cpu:0"):
             token_ids, padding_mask = self._tokenize(tf.reshape(inputs, [-1]), length)
-        if inputs.shape.rank == 0:
+        if scalar:
             token_ids, padding_mask = token_ids[0], padding_mask[0]
         return {"token_ids": token_ids, "padding_mask": padding_mask}
 

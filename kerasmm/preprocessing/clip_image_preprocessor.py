@@ -4,9 +4,9 @@ import keras
 import tensorflow as tf
 
 from kerasmm.preprocessing.image_preprocessor import ImagePreprocessor
+from kerasmm.utils.constants import OPENAI_CLIP_MEAN
+from kerasmm.utils.constants import OPENAI_CLIP_STD
 
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -22,7 +22,7 @@ class CLIPImagePreprocessor(ImagePreprocessor):
     subtract `mean` and divide by `std` per channel.
 
     The resize is TensorFlow's, antialiased by default like PIL's when
-    downsampling; values are clipped to `[0, 255]` after it. PIL also rounds
+    downsampling; values are clipped to `[0, 1]` after it. PIL also rounds
     to uint8 there, this layer does not. Both differ from PIL by a few
     levels out of 255 at sharp edges.
 
@@ -38,8 +38,10 @@ class CLIPImagePreprocessor(ImagePreprocessor):
         antialias: bool, filter when downsampling (as PIL does).
 
     Call arguments:
-        images: images in `[0, 255]` (any int or float dtype), shape
-            `(H, W, 3)` or `(batch, H, W, 3)`. H and W may vary from one
+        images: pictures as integers in `[0, 255]` (uint8 or any integer
+            dtype) or floats in `[0, 1]` (the same picture gives the same
+            output); other values raise a `ValueError`. Shape `(H, W, 3)` or
+            `(batch, H, W, 3)`. H and W may vary from one
             unbatched image to the next inside `tf.data`.
 
     Returns:
@@ -74,7 +76,7 @@ class CLIPImagePreprocessor(ImagePreprocessor):
 
     def _preprocess(self, images):
         size = self.image_size
-        x = tf.cast(images, "float32")
+        x = images
         if images.shape[-3] == size and images.shape[-2] == size:
             return self._normalize(x)  # The resize would be the identity.
         height, width = tf.shape(x)[-3], tf.shape(x)[-2]
@@ -90,7 +92,7 @@ class CLIPImagePreprocessor(ImagePreprocessor):
             method=self.interpolation,
             antialias=self.antialias,
         )
-        x = tf.clip_by_value(x, 0.0, 255.0)
+        x = tf.clip_by_value(x, 0.0, 1.0)
         top = (new_height - size) // 2
         left = (new_width - size) // 2
         x = x[..., top : top + size, left : left + size, :]

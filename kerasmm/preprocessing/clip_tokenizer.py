@@ -1,23 +1,38 @@
 """CLIP's byte-level BPE tokenizer with start/end tokens, truncation, padding."""
 
+import collections
+import hashlib
 import json
 import os
-import unicodedata
 
 import keras
 import numpy as np
-import regex
 import tensorflow as tf
+
+from kerasmm.preprocessing.text_inputs import string_tensor
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_int
 
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
 END_OF_WORD = "</w>"
 
-# OpenAI's `whitespace_clean` collapses Python's unicode `\s`; RE2's `\s` is
-# ASCII only, so the other unicode spaces are listed explicitly.
-_WHITESPACE = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
-_PY_WHITESPACE = regex.compile(r"\s+")
-_PY_DIGIT = regex.compile(r"(\p{N})")
+# OpenAI's `whitespace_clean` (`simple_tokenizer.py`, which imports `regex`
+# as `re`) turns runs of `\s`, Unicode's White_Space, into one space; RE2's
+# `\s` is ASCII only, so the set is spelled out (a test compares it with
+# `regex`'s over every code point).
+WHITESPACE = (
+    r"[\t-\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]+"
+)
+# Then `str.strip()` drops Python's `isspace()` characters at both ends:
+# after the collapse, a space or one of \x1c-\x1f (not White_Space).
+EDGE_SPACE = r"^[ \x{1c}-\x{1f}]+|[ \x{1c}-\x{1f}]+$"
+# OpenAI's word pattern, case-insensitive as there; each match is a word.
+WORD = (
+    r"(?i)<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|"
+    r"\p{L}+|\p{N}|[^\s\p{L}\p{N}]+"
+)
 
 
 def bytes_to_unicode():
@@ -71,11 +86,13 @@ def _load_merges(merges):
 class CLIPTokenizer(keras.layers.Layer):
     """CLIP tokenizer: text to padded `token_ids`, as OpenAI's `clip.tokenize`.
 
-    Byte-level BPE with `</w>` word ends, computed by
-    `keras_hub.tokenizers.CLIPTokenizer`, and the same text clean-up as
-    OpenAI's `simple_tokenizer.py`: whitespace runs collapsed, lowercase,
-    each digit a word of its own. (OpenAI also runs `ftfy` and unescapes
-    HTML; this tokenizer does not.) Every text becomes
+    Byte-level BPE with `</w>` word ends (the merges computed by
+    `keras_hub.tokenizers.CLIPTokenizer`'s TensorFlow BPE) and the text
+    clean-up and word split of OpenAI's `simple_tokenizer.py`: NFC, runs of
+    Unicode whitespace to one space, `str.strip()`, lowercase, then words
+    by OpenAI's pattern (letter runs, single digits, other-symbol runs,
+    `'s`-style suffixes, the special tokens). (OpenAI also runs `ftfy` and
+    unescapes HTML; this tokenizer does not.) Every text becomes
     `<|startoftext|> tokens <|endoftext|>`; a text too long is truncated with
     `<|endoftext|>` kept last (`clip.tokenize(..., truncate=True)`); a short
     one is padded with `pad_token_id`.
@@ -88,7 +105,11 @@ class CLIPTokenizer(keras.layers.Layer):
 
     The layer runs in TensorFlow (eagerly or inside `tf.data.Dataset.map`)
     whatever the Keras backend, and returns `tf.Tensor`s, which models of
-    every backend accept.
+    every backend accept. Eager calls and `tf.data` run the same traced
+    TensorFlow function, so a text gets the same ids however it is called
+    (the first call per vocabulary in a process traces it: a few seconds).
+    Text must be valid UTF-8: invalid bytes raise a `ValueError` naming the
+    encoding (inside `tf.data`, an `InvalidArgumentError` with that message).
 
     Args:
         vocabulary: dict mapping tokens to ids, or path to a json file.
@@ -104,7 +125,8 @@ class CLIPTokenizer(keras.layers.Layer):
             start, text and end tokens.
 
     Call arguments:
-        inputs: a str, a list of str, or a string tensor of rank 0 or 1.
+        inputs: a str (or UTF-8 bytes), a list of them, or a string tensor
+            of rank 0 or 1.
 
     Returns:
         int32 `token_ids` of shape `(sequence_length,)` for one string or
@@ -134,27 +156,19 @@ class CLIPTokenizer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, (int, np.integer))
-            or sequence_length < 2
-        ):
-            raise ValueError(
-                "sequence_length must be an int >= 2 (room for the start and "
-                f"end tokens). Received: sequence_length={sequence_length}"
-            )
-        if isinstance(pad_token_id, bool) or not isinstance(
-            pad_token_id, (int, np.integer)
-        ):
-            raise ValueError(
-                f"pad_token_id must be an int. Received: pad_token_id={pad_token_id}"
-            )
+        # Room for the start and end tokens.
+        self.sequence_length = check_int("sequence_length", sequence_length, minimum=2)
         self.vocabulary = _load_vocabulary(vocabulary)
         self.merges = _load_merges(merges)
-        self.sequence_length = int(sequence_length)
-        self.pad_token_id = int(pad_token_id)
-        self.return_padding_mask = bool(return_padding_mask)
+        self.return_padding_mask = check_bool("return_padding_mask", return_padding_mask)
         self._check_vocabulary()
+        self.pad_token_id = check_int("pad_token_id", pad_token_id, minimum=0)
+        if self.pad_token_id >= self.vocabulary_size():
+            raise ValueError(
+                "pad_token_id must be an id of the vocabulary, in [0, "
+                f"vocabulary_size) = [0, {self.vocabulary_size()}). Received: "
+                f"pad_token_id={pad_token_id}"
+            )
         self.start_token_id = self.vocabulary[START_TOKEN]
         self.end_token_id = self.vocabulary[END_TOKEN]
         self._id_to_token = {i: t for t, i in self.vocabulary.items()}
@@ -162,9 +176,9 @@ class CLIPTokenizer(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         self._convert_input_args = False
         self.built = True
-        # A plain object, not a Layer: Keras neither tracks nor saves the
-        # keras-hub layers inside it (`get_config` holds vocabulary, merges).
-        self._graph = _BPEGraph(self)
+        # A plain object, not a Layer or a tf.function: Keras and TF neither
+        # track nor save it (`get_config` holds vocabulary and merges).
+        self._bpe = _shared_bpe(self.vocabulary, self.merges)
 
     def _check_vocabulary(self):
         missing = [t for t in (START_TOKEN, END_TOKEN) if t not in self.vocabulary]
@@ -196,42 +210,29 @@ class CLIPTokenizer(keras.layers.Layer):
         return max(self.vocabulary.values()) + 1
 
     def call(self, inputs):
-        if isinstance(inputs, tf.Tensor):
-            if inputs.dtype != tf.string or inputs.shape.rank not in (0, 1):
-                raise ValueError(
-                    "inputs must be a string tensor of rank 0 or 1. Received: "
-                    f"dtype={inputs.dtype.name}, shape={inputs.shape}"
-                )
-            if not tf.executing_eagerly():
-                return self._call_graph(inputs)
-            inputs = inputs.numpy()
-            inputs = inputs.tolist() if isinstance(inputs, np.ndarray) else inputs
-        scalar = isinstance(inputs, (str, bytes))
-        texts = [inputs] if scalar else inputs
-        if not isinstance(texts, (list, tuple)) or not all(
-            isinstance(t, (str, bytes)) for t in texts
-        ):
-            raise TypeError(
-                "inputs must be a str, a list of str or a string tensor. "
-                f"Received: inputs={inputs!r:.80}"
-            )
-        texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
-        token_ids, padding_mask = self._graph.tokenize_python(texts)
+        texts, scalar = string_tensor("inputs", inputs)
+        with tf.device("/cpu:0"):
+            token_ids, padding_mask = self._pack(self._bpe.function(tf.reshape(texts, [-1])))
         if scalar:
             token_ids, padding_mask = token_ids[0], padding_mask[0]
-        return self._outputs(tf.constant(token_ids), tf.constant(padding_mask))
-
-    def _call_graph(self, inputs):
-        scalar = inputs.shape.rank == 0
-        token_ids, padding_mask = self._graph.function(tf.reshape(inputs, [-1]))
-        if scalar:
-            token_ids, padding_mask = token_ids[0], padding_mask[0]
-        return self._outputs(token_ids, padding_mask)
-
-    def _outputs(self, token_ids, padding_mask):
         if self.return_padding_mask:
             return {"token_ids": token_ids, "padding_mask": padding_mask}
         return token_ids
+
+    def _pack(self, ids):
+        """Ragged ids to `<|startoftext|> ids <|endoftext|>`, truncated and
+        padded to `sequence_length` (the end token kept last)."""
+        ids = ids[:, : self.sequence_length - 2]
+        rows = ids.nrows()
+        ids = tf.concat(
+            [tf.fill([rows, 1], self.start_token_id), ids,
+             tf.fill([rows, 1], self.end_token_id)],
+            axis=1,
+        )
+        shape = [None, self.sequence_length]
+        token_ids = ids.to_tensor(default_value=self.pad_token_id, shape=shape)
+        padding_mask = tf.ones_like(ids, "bool").to_tensor(False, shape=shape)
+        return token_ids, padding_mask
 
     def compute_output_spec(self, inputs):
         shape = tuple(inputs.shape) + (self.sequence_length,)
@@ -294,68 +295,86 @@ class CLIPTokenizer(keras.layers.Layer):
         return config
 
 
-def _clean_text(text):
-    """OpenAI's clean-up, less ftfy and HTML unescaping: NFC, whitespace
-    runs to one space, strip, lowercase, and a space around each digit (its
-    word pattern makes each digit a word)."""
-    text = unicodedata.normalize("NFC", text)
-    text = _PY_WHITESPACE.sub(" ", text).strip().lower()
-    return _PY_DIGIT.sub(r" \1 ", text)
+_SHARED_BPE = collections.OrderedDict()
 
 
-class _BPEGraph:
-    """The two paths of `CLIPTokenizer`: Python (eager) and TensorFlow.
+def _shared_bpe(vocabulary, merges):
+    """The `_BPE` of a vocabulary and merges, shared by the tokenizers of a
+    process that hold the same ones (so its function traces once)."""
+    key = hashlib.sha256(json.dumps([vocabulary, merges]).encode()).hexdigest()
+    if key not in _SHARED_BPE:
+        _SHARED_BPE[key] = _BPE(vocabulary, merges)
+        while len(_SHARED_BPE) > 8:
+            _SHARED_BPE.popitem(last=False)
+    _SHARED_BPE.move_to_end(key)
+    return _SHARED_BPE[key]
 
-    Eager calls use keras-hub's Python path (the `tokenizers` library), which
-    is fast and needs no tracing; `tf.data` and `tf.function` use its
-    TensorFlow path, traced once per tokenizer into one `tf.function`.
+
+class _BPE:
+    """Clean-up, word split and BPE of a batch of texts, in TensorFlow.
+
+    Only TensorFlow ops that keep NUL bytes (RE2 replacements, byte splits;
+    `tf.strings.lower` and keras-hub's word split stop at the first NUL)
+    read the text before the words reach keras-hub's BPE merge and its word
+    cache. The words are this module's (OpenAI's pattern), not keras-hub's
+    (GPT-2's, which drops a `६` digit, its own split marker).
     """
 
-    def __init__(self, layer):
+    def __init__(self, vocabulary, merges):
         import keras_hub  # Imported here: importing kerasmm stays fast.
 
-        self.sequence_length = layer.sequence_length
-        self.start_token_id = layer.start_token_id
-        self.end_token_id = layer.end_token_id
-        self.pad_token_id = layer.pad_token_id
         self.bpe = keras_hub.tokenizers.CLIPTokenizer(
-            vocabulary=layer.vocabulary, merges=layer.merges
+            vocabulary=vocabulary, merges=merges
         )
-        self.packer = keras_hub.layers.StartEndPacker(
-            sequence_length=layer.sequence_length,
-            start_value=layer.start_token_id,
-            end_value=layer.end_token_id,
-            pad_value=layer.pad_token_id,
-            return_padding_mask=True,
-        )
+        self.bpe._maybe_initialized_tf()  # Its TF tables, made eagerly.
         self.function = tf.function(
-            self._tokenize_tf,
+            self._tokenize,
             input_signature=[tf.TensorSpec([None], tf.string)],
             autograph=False,
         )
 
-    def tokenize_python(self, texts):
-        rows = self.bpe.tokenize([_clean_text(t) for t in texts]) if texts else []
-        length = self.sequence_length
-        token_ids = np.full((len(rows), length), self.pad_token_id, "int32")
-        padding_mask = np.zeros((len(rows), length), "bool")
-        for i, row in enumerate(rows):
-            row = [self.start_token_id] + list(row)[: length - 2]
-            row.append(self.end_token_id)
-            token_ids[i, : len(row)] = row
-            padding_mask[i, : len(row)] = True
-        return token_ids, padding_mask
+    def _tokenize(self, texts):
+        """`(batch,)` strings -> ragged int32 ids `(batch, None)`."""
+        words = split_words(texts)
+        return tf.RaggedTensor.from_row_splits(
+            self._word_ids(words.flat_values), words.row_splits
+        ).merge_dims(1, 2)
 
-    def _tokenize_tf(self, texts):
-        import tensorflow_text as tf_text
+    def _word_ids(self, words):
+        # keras-hub's TF BPE past its word split: the cache maps each word to
+        # its merged tokens ("dragon fly"); unseen words are merged and added.
+        bpe = self.bpe
+        merged = bpe.cache.lookup(words)
 
-        texts = tf_text.normalize_utf8(texts, "NFC")
-        texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
-        texts = tf.strings.lower(tf.strings.strip(texts), encoding="utf-8")
-        # keras-hub's TF word pattern groups digit runs; OpenAI's does not.
-        texts = tf.strings.regex_replace(texts, r"(\p{N})", r" \1 ")
-        with tf.device("/cpu:0"):
-            # In a tf.function keras-hub takes its TF path: ragged ids.
-            tokens = self.bpe.tokenize(texts)
-            token_ids, padding_mask = self.packer(tf.cast(tokens, "int32"))
-        return tf.cast(token_ids, "int32"), padding_mask
+        def merge_unseen():
+            bpe._bpe_merge_and_update_cache_tf(tf.boolean_mask(words, merged == ""))
+            return bpe.cache.lookup(words)
+
+        merged = tf.cond(tf.reduce_any(merged == ""), merge_unseen, lambda: merged)
+        tokens = tf.strings.split(merged, sep=" ")
+        return tf.cast(bpe.token_to_id_map.lookup(tokens), "int32")
+
+
+def split_words(texts):
+    """OpenAI's clean-up and words of `(batch,)` UTF-8 strings, ragged."""
+    import tensorflow_text as tf_text
+
+    texts = tf_text.normalize_utf8(texts, "NFC")
+    texts = tf.strings.regex_replace(texts, WHITESPACE, " ")
+    texts = tf.strings.regex_replace(texts, EDGE_SPACE, "")
+    texts = _lower(texts)
+    words = tf.strings.split(tf.strings.regex_replace(texts, WORD, r" \0 "), sep=" ")
+    return tf.ragged.boolean_mask(words, words != "")
+
+
+def _lower(texts):
+    """`tf.strings.lower` past NUL bytes: each NUL-free piece lowered, then
+    joined with a NUL after each piece and the last one dropped."""
+    pieces = tf.strings.split(texts, sep="\x00")
+    nul = tf.constant("\x00")
+    pieces = tf.ragged.map_flat_values(
+        lambda p: tf.strings.join([tf.strings.lower(p, encoding="utf-8"), nul]), pieces
+    )
+    joined = tf.strings.reduce_join(pieces, axis=-1)
+    length = tf.strings.length(joined)
+    return tf.strings.substr(joined, tf.zeros_like(length), length - 1)

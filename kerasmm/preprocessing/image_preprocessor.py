@@ -1,8 +1,13 @@
 """What CLIP's and Perceiver IO's image preprocessing layers share."""
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rgb
+from kerasmm.utils.tensor_checks import check_values_in_range
 
 INTERPOLATIONS = (
     "bicubic",
@@ -14,50 +19,30 @@ INTERPOLATIONS = (
     "gaussian",
     "mitchellcubic",
 )
-
-
-def _check_channels(value, name):
-    if value is None:
-        return None
-    try:
-        value = tuple(float(v) for v in value)
-    except TypeError:
-        value = ()
-    if len(value) != 3:
-        raise ValueError(
-            f"{name} must be None or 3 numbers (one per RGB channel). "
-            f"Received: {name}={value}"
-        )
-    return value
+PIXEL_RANGE = "integers in [0, 255] or floats in [0, 1]"
 
 
 class ImagePreprocessor(keras.layers.Layer):
     """Base of the image preprocessing layers: argument checks, input
-    checks, `[0, 255]` -> `[0, 1]` and mean/std normalisation, config.
+    checks, pixels to `[0, 1]`, mean/std normalisation, config.
+
+    Pictures come as integers in `[0, 255]` (uint8, or any integer dtype)
+    or as floats in `[0, 1]`; the same picture gives the same output either
+    way. Anything else (floats in `[0, 255]` or `[-1, 1]`, NaN, 16-bit
+    integers) raises a `ValueError` naming the range, or inside `tf.data`
+    an `InvalidArgumentError` with the same message.
 
     Subclasses implement `_preprocess(images)`: the geometry (resize and
-    crop) of float32 pixels, ending with `self._normalize(x)`. The layer
-    runs in TensorFlow whatever the Keras backend.
+    crop) of float32 pixels in `[0, 1]`, ending with `self._normalize(x)`.
+    The layer runs in TensorFlow whatever the Keras backend.
     """
 
     def __init__(self, image_size, mean, std, interpolation, antialias, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(image_size, bool)
-            or not isinstance(image_size, (int, np.integer))
-            or image_size < 1
-        ):
-            raise ValueError(
-                f"image_size must be a positive int. Received: image_size={image_size}"
-            )
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(
-                f"interpolation must be one of {INTERPOLATIONS}. "
-                f"Received: interpolation={interpolation!r}"
-            )
-        self.image_size = int(image_size)
-        self.mean = _check_channels(mean, "mean")
-        self.std = _check_channels(std, "std")
+        self.image_size = check_positive_int("image_size", image_size)
+        self.interpolation = check_choice("interpolation", interpolation, INTERPOLATIONS)
+        self.mean = check_rgb("mean", mean)
+        self.std = check_rgb("std", std)
         if (self.mean is None) != (self.std is None):
             raise ValueError(
                 "mean and std must both be given or both be None. "
@@ -65,15 +50,14 @@ class ImagePreprocessor(keras.layers.Layer):
             )
         if self.std is not None and min(self.std) <= 0:
             raise ValueError(f"std must be positive. Received: std={std}")
-        self.interpolation = interpolation
-        self.antialias = bool(antialias)
+        self.antialias = check_bool("antialias", antialias)
         self._allow_non_tensor_positional_args = True
         self._convert_input_args = False
         self.built = True
 
     def call(self, images):
         if not isinstance(images, tf.Tensor):
-            images = tf.convert_to_tensor(np.asarray(images))
+            images = tf.convert_to_tensor(images)
         if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
             raise ValueError(
                 "images must have shape (H, W, 3) or (batch, H, W, 3). "
@@ -84,7 +68,18 @@ class ImagePreprocessor(keras.layers.Layer):
                 f"images must be int or float. Received: dtype={images.dtype.name}"
             )
         with tf.device("/cpu:0"):
-            return self._preprocess(images)
+            return self._preprocess(self._to_unit_range(images))
+
+    def _to_unit_range(self, images):
+        """float32 pixels in `[0, 1]`: integers divided by 255, floats as
+        they are; either checked to be in range first."""
+        if images.dtype == tf.uint8:
+            return tf.cast(images, "float32") / 255.0
+        if images.dtype.is_integer:
+            images = check_values_in_range("images", images, 0, 255, PIXEL_RANGE)
+            return tf.cast(images, "float32") / 255.0
+        images = check_values_in_range("images", images, 0.0, 1.0, PIXEL_RANGE)
+        return tf.cast(images, "float32")
 
     def _preprocess(self, images):
         raise NotImplementedError(
@@ -92,7 +87,6 @@ class ImagePreprocessor(keras.layers.Layer):
         )
 
     def _normalize(self, x):
-        x = x / 255.0
         if self.mean is not None:
             x = (x - tf.constant(self.mean)) / tf.constant(self.std)
         return x

@@ -1,14 +1,13 @@
 """Perceiver IO image preprocessing: center crop, resize, ImageNet mean/std."""
 
-import numbers
-
 import keras
 import tensorflow as tf
 
 from kerasmm.preprocessing.image_preprocessor import ImagePreprocessor
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.constants import IMAGENET_MEAN
+from kerasmm.utils.constants import IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -23,7 +22,7 @@ class PerceiverImagePreprocessor(ImagePreprocessor):
     writes the fraction as `size / crop_size` (224 / 256 by default).
 
     The resize is TensorFlow's, antialiased by default like Hugging Face's
-    when downsampling; values are clipped to `[0, 255]` after it. Hugging
+    when downsampling; values are clipped to `[0, 1]` after it. Hugging
     Face also rounds to uint8 there, this layer does not. Both differ by a
     few levels out of 255 at sharp edges.
 
@@ -42,8 +41,10 @@ class PerceiverImagePreprocessor(ImagePreprocessor):
         antialias: bool, filter when downsampling (as Hugging Face does).
 
     Call arguments:
-        images: images in `[0, 255]` (any int or float dtype), shape
-            `(H, W, 3)` or `(batch, H, W, 3)`. H and W may vary from one
+        images: pictures as integers in `[0, 255]` (uint8 or any integer
+            dtype) or floats in `[0, 1]` (the same picture gives the same
+            output); other values raise a `ValueError`. Shape `(H, W, 3)` or
+            `(batch, H, W, 3)`. H and W may vary from one
             unbatched image to the next inside `tf.data`.
 
     Returns:
@@ -76,20 +77,17 @@ class PerceiverImagePreprocessor(ImagePreprocessor):
         **kwargs,
     ):
         super().__init__(image_size, mean, std, interpolation, antialias, **kwargs)
-        if (
-            isinstance(center_crop_fraction, bool)
-            or not isinstance(center_crop_fraction, numbers.Real)
-            or not 0 < center_crop_fraction <= 1
-        ):
+        fraction = check_number("center_crop_fraction", center_crop_fraction)
+        if not 0 < fraction <= 1:
             raise ValueError(
                 "center_crop_fraction must be a number in (0, 1]. "
                 f"Received: center_crop_fraction={center_crop_fraction}"
             )
-        self.center_crop_fraction = float(center_crop_fraction)
+        self.center_crop_fraction = fraction
 
     def _preprocess(self, images):
         size = self.image_size
-        x = tf.cast(images, "float32")
+        x = images
         height, width = tf.shape(x)[-3], tf.shape(x)[-2]
         short = tf.cast(tf.minimum(height, width), "float64")
         # int() of the float product, as Hugging Face.
@@ -100,7 +98,7 @@ class PerceiverImagePreprocessor(ImagePreprocessor):
         x = tf.image.resize(
             x, (size, size), method=self.interpolation, antialias=self.antialias
         )
-        x = tf.clip_by_value(x, 0.0, 255.0)
+        x = tf.clip_by_value(x, 0.0, 1.0)
         return tf.ensure_shape(self._normalize(x), images.shape[:-3] + (size, size, 3))
 
     def get_config(self):

@@ -3,12 +3,12 @@
 import numpy as np
 
 from kerasmm.metrics import retrieval_recall
-from kerasmm.tasks.task_utils import check_batch_size
 from kerasmm.tasks.task_utils import encode_in_batches
 from kerasmm.tasks.task_utils import is_dataset
 from kerasmm.tasks.task_utils import iterate_batches
 from kerasmm.tasks.task_utils import num_items
 from kerasmm.tasks.task_utils import text_batches
+from kerasmm.utils.checks import check_positive_int
 
 
 class Retriever:
@@ -69,7 +69,7 @@ class Retriever:
                 "tokenizer must be None or callable on a list of strings. "
                 f"Received: tokenizer of type {type(tokenizer).__name__}"
             )
-        check_batch_size(batch_size)
+        batch_size = check_positive_int("batch_size", batch_size)
         self.clip = clip
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -142,6 +142,10 @@ class Retriever:
         if index is None:
             method = "index_images" if kind == "images" else "index_texts"
             raise ValueError(f"No {kind} indexed yet: call {method} first.")
+        if not len(index):
+            method = "index_images" if kind == "images" else "index_texts"
+            raise ValueError(f"Nothing to search: no {kind} are indexed ({method} "
+                             f"got an empty collection). Received: 0 indexed {kind}")
         if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= len(index):
             raise ValueError(
                 f"k must be an int in [1, number of indexed {kind}]. "
@@ -170,6 +174,13 @@ class Retriever:
         Returns:
             dict `{"i2t_recall@1": ..., "t2i_recall@1": ..., ...}`.
         """
-        return retrieval_recall(self.encode_images(images), self.encode_texts(captions),
+        image_embeddings = self.encode_images(images)
+        text_embeddings = self.encode_texts(captions)
+        if not len(image_embeddings) or not len(text_embeddings):
+            raise ValueError(
+                "evaluate needs at least one image and one caption: recall over "
+                f"nothing is undefined. Received: {len(image_embeddings)} images, "
+                f"{len(text_embeddings)} captions")
+        return retrieval_recall(image_embeddings, text_embeddings,
                                 text_to_image=text_to_image, ks=ks,
                                 chunk_size=chunk_size)

@@ -5,13 +5,6 @@ from keras import ops
 from keras import tree
 
 
-def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(
-            f"batch_size must be a positive integer. Received: batch_size={batch_size!r}"
-        )
-
-
 def is_dataset(x):
     """True for a `tf.data.Dataset` (checked without importing TensorFlow)."""
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
@@ -44,6 +37,8 @@ def text_batches(texts, tokenizer, batch_size):
         for start in range(0, count, batch_size):
             yield {k: v[start:start + batch_size] for k, v in texts.items()}
         return
+    if isinstance(texts, (list, tuple)) and not texts:
+        return  # No texts: no batches (an empty result), tokenizer or not.
     strings = isinstance(texts, (list, tuple)) and all(
         isinstance(t, (str, bytes)) for t in texts)
     if strings and tokenizer is None:
@@ -95,10 +90,19 @@ def _pad_rows(x, size):
     return np.concatenate([x, np.repeat(x[-1:], size - len(x), axis=0)], axis=0)
 
 
-def num_items(data):
-    """Number of images or texts in `data`; None for a dataset."""
+def is_empty(data):
+    """True for an array with no rows or a dataset known to be empty."""
     if is_dataset(data):
-        return None
+        return int(data.cardinality()) == 0
+    shape = getattr(data, "shape", None)
+    return shape is not None and len(shape) > 0 and shape[0] == 0
+
+
+def num_items(data):
+    """Number of images or texts in `data`; None for a dataset (0 for one
+    known to be empty)."""
+    if is_dataset(data):
+        return 0 if int(data.cardinality()) == 0 else None
     if isinstance(data, str):
         return 1
     if isinstance(data, dict):

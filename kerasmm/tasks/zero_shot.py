@@ -5,26 +5,16 @@ import numpy as np
 from keras import ops
 
 from kerasmm.models.clip.clip_utils import l2_normalize
-from kerasmm.tasks.task_utils import check_batch_size
 from kerasmm.tasks.task_utils import encode_in_batches
 from kerasmm.tasks.task_utils import is_dataset
+from kerasmm.tasks.task_utils import is_empty
 from kerasmm.tasks.task_utils import text_batches
 from kerasmm.tasks.task_utils import to_numpy
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_strings
 
 _ACTIVATIONS = ("softmax", "sigmoid", None)
-
-
-def _check_strings(name, values, placeholder=False):
-    if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
-        raise ValueError(
-            f"{name} must be a non-empty list of strings. Received: {name}={values!r}"
-        )
-    for value in values:
-        if not isinstance(value, str) or (placeholder and "{}" not in value):
-            need = " holding '{}' where the class name goes" if placeholder else ""
-            raise ValueError(
-                f"Each entry of {name} must be a string{need}. Received: {value!r}"
-            )
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -105,14 +95,10 @@ class ZeroShotClassifier(keras.Model):
                 "tokenizer must be callable on a list of strings. Received: "
                 f"tokenizer of type {type(tokenizer).__name__}"
             )
-        _check_strings("class_names", class_names)
-        _check_strings("templates", templates, placeholder=True)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {_ACTIVATIONS}. "
-                f"Received: activation={activation!r}"
-            )
-        check_batch_size(batch_size)
+        check_strings("class_names", class_names)
+        check_strings("templates", templates, placeholder=True)
+        check_choice("activation", activation, _ACTIVATIONS)
+        batch_size = check_positive_int("batch_size", batch_size)
         self.clip = clip
         self.tokenizer = tokenizer
         self.class_names = list(class_names)
@@ -149,6 +135,14 @@ class ZeroShotClassifier(keras.Model):
             return ops.sigmoid(logits)
         return logits
 
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Keras' `predict`; no images (an empty array, or a dataset known
+        to be empty) give an empty `(0, num_classes)` result."""
+        if is_empty(x):
+            return np.zeros((0, len(self.class_names)), "float32")
+        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
+                               callbacks=callbacks)
+
     def classify(self, images, batch_size=None):
         """Index of the best class for each image, int `(num_images,)`."""
         scores = self.predict(images, batch_size=batch_size or self.batch_size,
@@ -181,11 +175,17 @@ class ZeroShotClassifier(keras.Model):
             for batch, batch_labels in images:
                 scores.append(to_numpy(self.predict_on_batch(np.asarray(batch))))
                 targets.append(np.asarray(batch_labels).reshape(-1))
+            if not scores:
+                raise ValueError("evaluate needs at least one image. Received: a "
+                                 "dataset that yielded no batches")
             scores, labels = np.concatenate(scores), np.concatenate(targets)
         else:
             labels = np.asarray(labels).reshape(-1)
             scores = self.predict(images, batch_size=batch_size or self.batch_size,
                                   verbose=0)
+        if not len(scores):
+            raise ValueError("evaluate needs at least one image: accuracy over no "
+                             "images is undefined. Received: 0 images")
         num_classes = len(self.class_names)
         if len(labels) != len(scores) or labels.dtype.kind not in "iu" or (
                 len(labels) and (labels.min() < 0 or labels.max() >= num_classes)):

@@ -66,6 +66,6 @@ def rewrite_config(directory, edit, file_name="config.json"):
 def converted_model(name):
     """The fixture checkpoint `name` as a kerasmm model, converted once per
     test session (tests must not modify it)."""
-    from kerasmm.models import backbone
+    from kerasmm.presets import from_preset
 
-    return backbone.from_preset(fixture(name))
+    return from_preset(fixture(name))

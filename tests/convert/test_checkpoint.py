@@ -1,6 +1,7 @@
 """TensorReader transforms and checks; reading safetensors and PyTorch files."""
 
 import builtins
+import json
 import os
 
 import numpy as np
@@ -108,3 +109,102 @@ def test_detect_and_unknown_directory(tmp_path):
         convert.convert(str(tmp_path))
     with pytest.raises(ValueError, match="Unknown checkpoint kind"):
         convert.convert(str(tmp_path), kind="timm")
+
+
+# === The Converter base: config errors name the file ===
+
+
+@pytest.mark.parametrize("content, match", [
+    ("{not json", r"config\.json is not valid JSON"),
+    ("", r"config\.json is empty"),
+    ("  \n", r"config\.json is empty"),
+    ("[1, 2]", r"config\.json must hold a JSON object.*a JSON list"),
+    ('{"model_type": "bert"}', r"config\.json is not a Hugging Face CLIP config"),
+])
+def test_unreadable_config_names_the_file(tmp_path, content, match):
+    path = os.path.join(tmp_path, "config.json")
+    with open(path, "w") as f:
+        f.write(content)
+    with pytest.raises(ValueError, match=match) as info:
+        convert.hf_clip.CONVERTER.convert(str(tmp_path))
+    assert path in str(info.value)
+
+
+@pytest.mark.parametrize("converter, config, match", [
+    ("hf_clip", {"model_type": "clip", "projection_dim": "512"},
+     r"projection_dim must be an integer\. Received: projection_dim='512'"),
+    ("hf_clip", {"model_type": "clip", "text_config": [1]},
+     r"text_config must be an object"),
+    ("hf_clip", {"model_type": "clip", "vision_config": {"num_hidden_layers": True}},
+     r"vision_config\.num_hidden_layers must be an integer.*True"),
+    ("open_clip", {"model_cfg": {"vision_cfg": {}, "text_cfg": {}}},
+     r"missing the key 'model_cfg\.embed_dim'"),
+    ("open_clip", {"model_cfg": {"embed_dim": 8, "text_cfg": {}}},
+     r"missing the key 'model_cfg\.vision_cfg'"),
+    ("open_clip", {"model_cfg": {"embed_dim": 8, "vision_cfg": {"width": 1.5},
+                                 "text_cfg": {}}},
+     r"vision_cfg\.width must be an integer"),
+    ("hf_perceiver", {"model_type": "perceiver", "architectures": ["PerceiverForMaskedLM"]},
+     r"missing the key 'd_model'"),
+])
+def test_bad_config_field_names_the_file_and_key(tmp_path, converter, config, match):
+    converter = convert.CONVERTERS[converter]
+    path = os.path.join(tmp_path, converter.config_file)
+    with open(path, "w") as f:
+        json.dump(config, f)
+    with pytest.raises(ValueError, match=match) as info:
+        converter.convert(str(tmp_path), load_weights=False)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_field_types():
+    config = {"n": 3, "x": 2, "s": "a", "flag": False, "none": None}
+    assert convert.field(config, "n", int) == 3
+    assert convert.field(config, "x", float) == 2.0 and isinstance(
+        convert.field(config, "x", float), float)
+    assert convert.field(config, "none", int, 7) == 7  # null counts as absent
+    assert convert.field(config, "flag", bool) is False
+    with pytest.raises(ValueError, match=r"where\.flag must be an integer"):
+        convert.field(config, "flag", int, where="where")
+    with pytest.raises(ValueError, match=r"s must be an integer or a list"):
+        convert.field(config, "s", (int, list))
+
+
+class ToyConverter(convert.Converter):
+    """A whole converter: declarations, a translation and a name map."""
+
+    kind = "toy"
+    class_name = "ToyModel"
+    config_file = "toy.json"
+    weight_files = ("toy.safetensors",)
+    ignore = ("step",)
+    prefixes = ("module.",)
+
+    def model_config(self, config):
+        return {"width": convert.field(config, "width", int)}
+
+    def name_map(self, reader, config, model_config):
+        width = model_config["width"]
+        reader.dense("fc", "dense", (width, 3))
+        reader.layer_norm("norm", "norm")
+
+
+def test_a_toy_converter_needs_only_its_maps(tmp_path):
+    rng = np.random.default_rng(0)
+    tensors = {"module.fc.weight": rng.normal(size=(4, 3)), "module.fc.bias": np.ones(4),
+               "module.norm.weight": np.ones(4), "module.norm.bias": np.zeros(4),
+               "module.step": np.array(7)}
+    convert.save_tensors(os.path.join(tmp_path, "toy.safetensors"), tensors)
+    with open(os.path.join(tmp_path, "toy.json"), "w") as f:
+        json.dump({"width": 4}, f)
+    converted = ToyConverter().convert(str(tmp_path))
+    assert (converted.class_name, converted.config) == ("ToyModel", {"width": 4})
+    np.testing.assert_array_equal(converted.weights["dense/kernel"],
+                                  tensors["module.fc.weight"].T)
+    assert converted.sources["dense/kernel"] == "fc.weight (transposed)"
+    assert sorted(converted.weights) == ["dense/bias", "dense/kernel", "norm/beta",
+                                         "norm/gamma"]
+    with open(os.path.join(tmp_path, "toy.json"), "w") as f:
+        json.dump({"width": 5}, f)  # The weights are 4 wide.
+    with pytest.raises(ValueError, match=r"'fc\.weight' has shape \(4, 3\).*\(5, 3\)"):
+        ToyConverter().convert(str(tmp_path))

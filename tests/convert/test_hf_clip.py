@@ -9,7 +9,8 @@ import pytest
 from kerasmm import convert
 from kerasmm.convert import hf_clip
 from kerasmm.models import CLIP
-from kerasmm.models import backbone
+from kerasmm.models import CLIPPreprocessor
+from kerasmm.presets import from_preset
 from tests.convert.parity import ATOL, assert_clip_parity, converted_model, copy_fixture
 from tests.convert.parity import fixture
 from tests.convert.parity import max_abs_diff, reference
@@ -28,7 +29,7 @@ def test_parity_through_the_tokenizer():
     them with its own CLIPTokenizer)."""
     directory = fixture("hf_clip_eos")
     model = converted_model("hf_clip_eos")
-    tokenizer = backbone.load_tokenizer(directory)
+    tokenizer = CLIPPreprocessor.from_preset(directory).tokenizer
     with open(os.path.join(directory, "strings.json"), encoding="utf-8") as f:
         strings = json.load(f)
     ref = reference("hf_clip_eos")
@@ -51,18 +52,19 @@ def test_eos_pooling_follows_the_config():
     assert new.config["vision_encoder"]["config"]["activation"] == "quick_gelu"
 
 
-def test_short_config_uses_transformers_defaults():
+def test_short_config_uses_transformers_defaults(tmp_path):
     """LAION's HF export lists only hidden_act: the rest is HF's default."""
-    config, preprocessing, vision_layers, text_layers = hf_clip.model_config({
-        "model_type": "clip", "projection_dim": 512,
-        "text_config": {"hidden_act": "gelu"}, "vision_config": {"hidden_act": "gelu"}})
+    short = {"model_type": "clip", "projection_dim": 512,
+             "text_config": {"hidden_act": "gelu"}, "vision_config": {"hidden_act": "gelu"}}
+    config = hf_clip.CONVERTER.model_config(short)
     vision = config["vision_encoder"]["config"]
     text = config["text_encoder"]["config"]
     assert (vision["image_size"], vision["patch_size"], vision["hidden_dim"]) == (224, 32, 768)
     assert (text["vocabulary_size"], text["context_length"], text["hidden_dim"]) == (49408, 77, 512)
     assert text["eot_token_id"] == 49407 and text["activation"] == "gelu"
-    assert (vision_layers, text_layers) == (12, 12)
-    assert preprocessing["image_size"] == 224
+    assert (vision["num_layers"], text["num_layers"]) == (12, 12)
+    assert vision["intermediate_dim"] is None and text["intermediate_dim"] is None  # 4x
+    assert hf_clip.CONVERTER.preprocessing(short, str(tmp_path))["image_size"] == 224
 
 
 def test_missing_tensor_is_named(tmp_path):
@@ -80,14 +82,27 @@ def test_unused_tensor_is_listed(tmp_path):
 
 
 def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
+    """The converter checks the MLP shapes the config implies (torch's
+    (out, in) layout), naming the tensor and the Keras weight."""
     directory = copy_fixture("hf_clip_eos", tmp_path)
     name = "vision_model.encoder.layers.1.mlp.fc1.weight"
     rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
     with pytest.raises(ValueError) as info:
-        backbone.from_preset(directory)
+        from_preset(directory)
     message = str(info.value)
     assert "vision_encoder/block_1/mlp/dense_1/kernel" in message and name in message
-    assert "(8, 128)" in message and "(32, 128)" in message
+    assert "(128, 8)" in message and "(128, 32)" in message
+
+
+def test_shape_the_config_does_not_declare_is_checked_against_the_model(tmp_path):
+    directory = copy_fixture("hf_clip_eos", tmp_path)
+    name = "text_model.embeddings.position_embedding.weight"
+    rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
+    with pytest.raises(ValueError) as info:
+        from_preset(directory)
+    message = str(info.value)
+    assert "text_encoder/position_embedding/embeddings" in message and name in message
+    assert "(24, 8)" in message and "(24, 32)" in message
 
 
 def test_config_with_more_layers_than_weights_fails(tmp_path):
@@ -98,13 +113,25 @@ def test_config_with_more_layers_than_weights_fails(tmp_path):
 
 
 @pytest.mark.parametrize("key,value,match", [
-    ("intermediate_size", 100, "intermediate_size=100"),
     ("hidden_act", "relu", "hidden_act='relu'"),
+    ("hidden_size", "512", r"text_config\.hidden_size must be an integer.*'512'"),
+    ("layer_norm_eps", [1e-5], r"text_config\.layer_norm_eps must be a number"),
 ])
 def test_unsupported_config_is_refused(key, value, match):
     config = {"model_type": "clip", "text_config": {key: value}}
     with pytest.raises(ValueError, match=match):
-        hf_clip.model_config(config)
+        hf_clip.CONVERTER.model_config(config)
+
+
+def test_any_mlp_width_and_epsilon_convert():
+    """ViT-bigG-14's MLP (8192 = int(1664 * 4.9231)), a non-default epsilon."""
+    config = hf_clip.CONVERTER.model_config({
+        "model_type": "clip", "vision_config": {"hidden_size": 1664, "intermediate_size": 8192,
+                                                "num_attention_heads": 16},
+        "text_config": {"intermediate_size": 1000, "layer_norm_eps": 1e-6}})
+    assert config["vision_encoder"]["config"]["intermediate_dim"] == 8192
+    assert config["text_encoder"]["config"]["intermediate_dim"] == 1000
+    assert config["text_encoder"]["config"]["layer_norm_epsilon"] == 1e-6
 
 
 def test_config_without_weights_needs_no_weights_file(tmp_path):

@@ -14,9 +14,10 @@ from kerasmm.layers import ImageAdapter
 from kerasmm.layers import MaskedLMDecoder
 from kerasmm.layers import TextAdapter
 from kerasmm.models import PerceiverIO
-from kerasmm.models import backbone
+from kerasmm.models import PerceiverPreprocessor
 from kerasmm.models.presets import PRESETS
 from kerasmm.preprocessing import ByteTokenizer
+from kerasmm.presets import from_preset
 from tests.convert.parity import ATOL, converted_model, copy_fixture, fixture
 from tests.convert.parity import max_abs_diff, reference
 from tests.convert.parity import rewrite_config, rewrite_weights
@@ -113,7 +114,7 @@ def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
     name = "perceiver.encoder.cross_attention.mlp.dense1.weight"
     rewrite_weights(directory, lambda t: t.update({name: t[name][:, :8]}))
     with pytest.raises(ValueError) as info:
-        backbone.from_preset(directory)
+        from_preset(directory)
     message = str(info.value)
     assert "cross_attention/mlp/dense_1/kernel" in message and name in message
     assert "(8, 64)" in message and "(32, 64)" in message
@@ -127,7 +128,7 @@ def test_shape_mismatch_names_tensor_and_both_shapes(tmp_path):
 ])
 def test_unsupported_config_is_refused(config, match):
     with pytest.raises(ValueError, match=match):
-        hf_perceiver.model_config(config)
+        hf_perceiver.CONVERTER.model_config(config)
 
 
 def test_perceiver_presets_are_registered():
@@ -144,11 +145,11 @@ def test_perceiver_presets_are_registered():
 
 def test_converted_vision_checkpoint_gets_the_perceiver_image_preprocessor():
     """A converted vision directory records HF PerceiverImageProcessor's crop,
-    so `load_image_preprocessor` returns the matching layer, not CLIP's."""
+    so `PerceiverPreprocessor.from_preset` gives the matching layer, not CLIP's."""
     from kerasmm.preprocessing import PerceiverImagePreprocessor
 
     directory = fixture("hf_perceiver_learned")
-    preprocess = backbone.load_image_preprocessor(directory)
+    preprocess = PerceiverPreprocessor.from_preset(directory).image_preprocessor
     assert isinstance(preprocess, PerceiverImagePreprocessor)
     with open(os.path.join(directory, "config.json")) as f:
         assert preprocess.image_size == json.load(f)["image_size"]

@@ -20,7 +20,7 @@ from kerasmm.layers import MultimodalAdapter
 from kerasmm.layers import MultimodalDecoder
 from kerasmm.layers import VideoAdapter
 from kerasmm.models import PerceiverIO
-from kerasmm.models import backbone
+from kerasmm.presets import from_preset
 from tests.convert.parity import ATOL, converted_model, copy_fixture, fixture
 from tests.convert.parity import max_abs_diff, reference
 from tests.convert.parity import rewrite_config, rewrite_weights
@@ -143,6 +143,6 @@ def test_converted_model_save_to_preset_round_trip(tmp_path):
     model = converted_model(NAME)
     points = {"audio": ref["chunk_audio_points"], "image": ref["chunk_image_points"]}
     directory = os.path.join(tmp_path, "preset")
-    backbone.save_to_preset(model, directory)
-    restored = backbone.from_preset(directory)
+    model.save_to_preset(directory)
+    restored = from_preset(directory)
     _assert_parity(restored(_inputs(ref), subsampled_points=points), ref, "chunk")

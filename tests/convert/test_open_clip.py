@@ -9,7 +9,7 @@ import pytest
 from kerasmm import convert
 from kerasmm.convert import open_clip
 from kerasmm.models import CLIP
-from kerasmm.models import backbone
+from kerasmm.presets import from_preset
 from tests.convert.parity import assert_clip_parity, converted_model, copy_fixture, fixture
 from tests.convert.parity import reference
 from tests.convert.parity import rewrite_weights
@@ -40,7 +40,7 @@ def test_packed_qkv_is_split_in_order():
     """in_proj rows are [q; k; v]; Keras kernels are their transposes."""
     rng = np.random.default_rng(0)
     weight, bias = rng.normal(size=(12, 4)), rng.normal(size=(12,))
-    reader = convert.checkpoint.TensorReader(
+    reader = convert.TensorReader(
         {"attn.in_proj_weight": weight, "attn.in_proj_bias": bias})
     reader.packed_qkv("attn", "attention")
     weights, sources = reader.finish()
@@ -59,24 +59,24 @@ def _model_cfg(**vision):
 
 @pytest.mark.parametrize("option", [
     {"ls_init_value": 0.1}, {"attentional_pool": True}, {"no_ln_pre": True},
-    {"timm_model_name": "resnet50"}, {"mlp_ratio": 2.0}, {"pool_type": "avg"},
+    {"timm_model_name": "resnet50"}, {"pool_type": "avg"},
     {"image_size": [224, 256]},
 ])
 def test_unsupported_options_are_refused(option):
     with pytest.raises(ValueError, match=next(iter(option))):
-        open_clip.model_config(_model_cfg(**option))
+        open_clip.CONVERTER.model_config(_model_cfg(**option))
 
 
 def test_off_options_written_out_are_accepted():
-    config, _ = open_clip.model_config(_model_cfg(ls_init_value=None, attentional_pool=False,
-                                                  block_type="default", image_size=[32, 32]))
+    config = open_clip.CONVERTER.model_config(_model_cfg(
+        ls_init_value=None, attentional_pool=False, block_type="default", image_size=[32, 32]))
     assert config["vision_encoder"]["config"]["image_size"] == 32
 
 
 def test_eos_pooling_option():
     cfg = _model_cfg()
     cfg["model_cfg"]["text_cfg"].update(pool_type="eos", eos_id=7)
-    config, _ = open_clip.model_config(cfg)
+    config = open_clip.CONVERTER.model_config(cfg)
     assert config["text_encoder"]["config"]["eot_token_id"] == 7
 
 
@@ -102,4 +102,4 @@ def test_module_prefix_of_training_checkpoints_is_stripped(tmp_path):
     path = os.path.join(directory, "open_clip_model.safetensors")
     tensors = convert.load_tensors(path)
     convert.save_tensors(path, {f"module.{k}": v for k, v in tensors.items()})
-    assert_clip_parity(backbone.from_preset(directory), reference("open_clip_vit"))
+    assert_clip_parity(from_preset(directory), reference("open_clip_vit"))

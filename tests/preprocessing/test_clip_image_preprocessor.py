@@ -2,13 +2,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasmm.preprocessing import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, CLIPImagePreprocessor
+from kerasmm.preprocessing import CLIPImagePreprocessor
+from kerasmm.utils.constants import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073])
 STD = np.array([0.26862954, 0.26130258, 0.27577711])
 
 
 def x_gradient(height, width, slope=0.4, offset=10.0):
+    """A ramp in 0-255 levels (divide by 255 for float pixels)."""
     x = np.arange(width, dtype="float64")
     return np.broadcast_to((slope * x + offset)[None, :, None], (height, width, 3)).copy()
 
@@ -31,7 +33,7 @@ def test_center_crop_geometry_without_resize():
     # Shortest side already 224: the resize is the identity, the crop keeps
     # columns (300 - 224) // 2 = 38 onwards.
     image = x_gradient(224, 300) + np.arange(224)[:, None, None] * 0.1
-    out = np.asarray(CLIPImagePreprocessor(224, mean=None, std=None)(image))
+    out = np.asarray(CLIPImagePreprocessor(224, mean=None, std=None)(image / 255.0))
     np.testing.assert_allclose(out * 255.0, image[:, 38:262], atol=2e-3)
 
 
@@ -43,7 +45,7 @@ def test_shortest_side_resize_then_center_crop(portrait):
     image = x_gradient(448, 600)
     if portrait:
         image = image.transpose(1, 0, 2)
-    out = np.asarray(CLIPImagePreprocessor(224, mean=None, std=None)(image)) * 255.0
+    out = np.asarray(CLIPImagePreprocessor(224, mean=None, std=None)(image / 255.0)) * 255.0
     source_x = (np.arange(224) + 38 + 0.5) * 2 - 0.5
     ramp = 0.4 * source_x + 10.0
     expected = ramp[:, None, None] if portrait else ramp[None, :, None]
@@ -58,7 +60,7 @@ def test_dtypes_batches_and_tf_data_agree():
     assert batched.shape == (2, 24, 24, 3) and batched.dtype == np.float32
     np.testing.assert_allclose(np.asarray(preprocess(images[1])), batched[1], atol=1e-6)
     np.testing.assert_allclose(
-        np.asarray(preprocess(images.astype("float32"))), batched, atol=1e-5
+        np.asarray(preprocess(images.astype("float32") / 255)), batched, atol=1e-5
     )
     # Unbatched images of varying sizes inside tf.data.
     sizes = [(40, 56), (31, 24), (24, 70)]

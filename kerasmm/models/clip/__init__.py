@@ -1,14 +1,16 @@
-"""kerasmm.models.clip: CLIP, its towers and their building blocks."""
+"""kerasmm.models.clip: CLIP, its towers, their building blocks and its preprocessor."""
 
 from kerasmm.models.clip.clip_model import CLIP
+from kerasmm.models.clip.clip_preprocessor import CLIPPreprocessor
 from kerasmm.models.clip.modified_resnet import ModifiedResNet
-from kerasmm.models.clip.resnet_layers import AttentionPool2D
-from kerasmm.models.clip.resnet_layers import Bottleneck
+from kerasmm.models.clip.resnet_layers import AttentionPool2D  # noqa: F401
+from kerasmm.models.clip.resnet_layers import Bottleneck  # noqa: F401
 from kerasmm.models.clip.text_transformer import TextTransformer
 from kerasmm.models.clip.vision_transformer import VisionTransformer
 
 __all__ = [
     "CLIP",
+    "CLIPPreprocessor",
     "ModifiedResNet",
     "TextTransformer",
     "VisionTransformer",

@@ -1,57 +1,22 @@
 """CLIP: two towers, L2-normalised embeddings and a learnable temperature."""
 
-import math
-import numbers
-
 import keras
 from keras import ops
 
 from kerasmm.distribute import MultiWorkerTrainerMixin
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_images
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.constants import LOGIT_SCALE_INIT
 from kerasmm.losses import ContrastiveLossMixin
-from kerasmm.models.backbone import PresetMixin
+from kerasmm.losses.contrastive_loss import clip_scale
+from kerasmm.models.clip.clip_presets import CLIP_PRESETS
+from kerasmm.models.clip.clip_towers import IMAGE_TOWERS
+from kerasmm.models.clip.clip_towers import PROJECTED_TOWERS
+from kerasmm.models.clip.clip_towers import input_shape
+from kerasmm.models.clip.clip_towers import output_width
 from kerasmm.models.clip.clip_utils import l2_normalize
-from kerasmm.models.clip.modified_resnet import ModifiedResNet
-from kerasmm.models.clip.text_transformer import TextTransformer
-from kerasmm.models.clip.vision_transformer import VisionTransformer
-
-# Towers that end in their own projection: CLIP adds none to them.
-_PROJECTED_TOWERS = (VisionTransformer, ModifiedResNet, TextTransformer)
-_MAX_LOGIT_SCALE = math.log(100.0)
-# ln(1 / 0.07) = 2.6592..., OpenAI's initial temperature 0.07.
-LOGIT_SCALE_INIT = math.log(1 / 0.07)
-
-
-def _check_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number. Received: {name}={value!r}")
-
-
-def _output_width(encoder, name):
-    """The width of the vectors `encoder` returns; checks they are 2D."""
-    if not isinstance(encoder, keras.layers.Layer):
-        raise TypeError(
-            f"{name} must be a Keras model or layer. Received: {name} of "
-            f"type {type(encoder).__name__}"
-        )
-    if isinstance(encoder, _PROJECTED_TOWERS):
-        return encoder.output_dim
-    try:
-        shape = encoder.output_shape
-    except (AttributeError, ValueError, RuntimeError):
-        raise ValueError(
-            f"Cannot tell the output width of {name}: use a functional Keras "
-            "model (e.g. keras.applications.ResNet50(include_top=False, "
-            "pooling='avg')) or a kerasmm tower. Received: "
-            f"{name}={encoder.name!r} of type {type(encoder).__name__}"
-        ) from None
-    if isinstance(shape, list) or len(shape) != 2 or shape[-1] is None:
-        raise ValueError(
-            f"{name} must map its inputs to vectors of shape (batch, width), "
-            "e.g. with pooling='avg'. Received: "
-            f"{name} output shape {shape}"
-        )
-    return shape[-1]
+from kerasmm.presets import PresetMixin
 
 
 def _repeat_scalars(outputs):
@@ -81,11 +46,17 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
     projection without bias (`image_projection` / `text_projection`) is
     added after it.
 
+    A subclassed Keras model may be a tower too: its width is found with a
+    symbolic call on the input shape it was built with (unbuilt: images of
+    any size with 3 channels, token ids of any length); build it first when
+    it needs a fixed input size.
+
     Temperature: the weight `logit_scale` holds the log of the inverse
     temperature (init `ln(1 / 0.07)`) and is stored unclamped; the output
     dict returns it raw and `kerasmm.losses.CLIPLoss` uses
-    `exp(min(logit_scale, ln 100))`, the clamp OpenAI applies after each
-    step. With `logit_bias_init` the model is SigLIP-style: it also learns a
+    `exp(clip(logit_scale, 0, ln 100))` (`kerasmm.losses.contrastive_loss.
+    clip_scale`, open_clip's range; OpenAI clamps after each step). With
+    `logit_bias_init` the model is SigLIP-style: it also learns a
     `logit_bias` (SigLIP: `logit_scale_init=log(10)`,
     `logit_bias_init=-10`) and the scale is not clamped, as in
     `SigLIPLoss`. `logits` follows the same rule as the matching loss.
@@ -98,14 +69,17 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
         vision_encoder: Keras model, images -> `(batch, width)`.
         text_encoder: Keras model, token ids (or a `{"token_ids",
             "padding_mask"}` dict) -> `(batch, width)`.
-        logit_scale_init: float, initial `logit_scale`.
-        logit_bias_init: `None` or float; if set, a learnable `logit_bias`.
+        logit_scale_init: finite float, initial `logit_scale`.
+        logit_bias_init: `None` or finite float; if set, a learnable
+            `logit_bias`.
         output_dim: int, width of the joint embedding space. Defaults to the
             output width of the text encoder, or of the vision encoder when
             only that one is a kerasmm tower.
 
     Call arguments:
-        inputs: dict with `"images"` `(batch, H, W, C)` float, `"token_ids"`
+        inputs: dict with `"images"` `(batch, H, W, C)` float (preprocessed,
+            e.g. by `kerasmm.models.CLIPPreprocessor`; integer images are
+            refused), `"token_ids"`
             `(batch, L)` int and, optionally, `"padding_mask"` `(batch, L)`
             (then the text encoder gets `{"token_ids", "padding_mask"}`).
         training: Python bool.
@@ -140,23 +114,23 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
         Image Pre-Training", 2023.
     """
 
+    family_presets = CLIP_PRESETS
+
     def __init__(self, vision_encoder, text_encoder, logit_scale_init=LOGIT_SCALE_INIT,
                  logit_bias_init=None, output_dim=None, **kwargs):
         super().__init__(**kwargs)
-        image_width = _output_width(vision_encoder, "vision_encoder")
-        text_width = _output_width(text_encoder, "text_encoder")
+        image_width = output_width(vision_encoder, "vision_encoder")
+        text_width = output_width(text_encoder, "text_encoder")
         check_positive_int("output_dim", output_dim, allow_none=True)
-        _check_number("logit_scale_init", logit_scale_init)
-        if logit_bias_init is not None:
-            _check_number("logit_bias_init", logit_bias_init)
         self.vision_encoder = vision_encoder
         self.text_encoder = text_encoder
-        self.logit_scale_init = float(logit_scale_init)
-        self.logit_bias_init = None if logit_bias_init is None else float(logit_bias_init)
+        self.logit_scale_init = check_number("logit_scale_init", logit_scale_init)
+        self.logit_bias_init = check_number("logit_bias_init", logit_bias_init,
+                                            allow_none=True)
         if output_dim is None:
             # The width of a tower that ends in its own projection, else the text's.
-            projected = isinstance(vision_encoder, _PROJECTED_TOWERS) and not isinstance(
-                text_encoder, _PROJECTED_TOWERS)
+            projected = isinstance(vision_encoder, PROJECTED_TOWERS) and not isinstance(
+                text_encoder, PROJECTED_TOWERS)
             output_dim = image_width if projected else text_width
         self.output_dim = output_dim
 
@@ -179,7 +153,7 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
     def _projection(self, name, encoder, width, layer_name):
         if width == self.output_dim:
             return None
-        if isinstance(encoder, _PROJECTED_TOWERS):
+        if isinstance(encoder, PROJECTED_TOWERS):
             other = "text_encoder" if name == "vision_encoder" else "vision_encoder"
             raise ValueError(
                 f"The output widths of the towers must match: {name} ends in its "
@@ -198,6 +172,8 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
 
     def _features(self, encoder, projection, name, inputs, training):
         x = encoder(inputs, training=training)
+        if isinstance(x, dict) and isinstance(encoder, PROJECTED_TOWERS):
+            x = x["pooled"]  # A tower built with output_tokens=True.
         if len(x.shape) != 2:
             raise ValueError(
                 f"{name} must return vectors of shape (batch, width). "
@@ -207,8 +183,27 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
             x = projection(x)
         return l2_normalize(x)
 
+    def _check_images(self, images):
+        """Rank-4 float images, of the tower's size and channels if known."""
+        encoder = self.vision_encoder
+        if isinstance(encoder, IMAGE_TOWERS):
+            size = encoder.image_size
+            expected, setting = (size, size, 3), f"image_size={size}"
+        else:
+            shape = input_shape(encoder)
+            expected = shape[1:] if shape is not None and len(shape) == 4 else (None,) * 3
+            setting = f"the input shape of vision_encoder {encoder.name!r}"
+        check_images("images", images.shape, expected, setting, images.dtype)
+
     def encode_image(self, images, training=False):
-        """L2-normalised float32 image embeddings `(batch, output_dim)`."""
+        """L2-normalised float32 image embeddings `(batch, output_dim)`.
+
+        `images` are preprocessed float `(batch, H, W, C)`; integer images
+        raise a ValueError naming the preprocessor to use.
+        """
+        if not hasattr(images, "dtype"):
+            images = ops.convert_to_tensor(images)
+        self._check_images(images)
         return self._features(self.vision_encoder, self.image_projection,
                               "vision_encoder", images, training)
 
@@ -226,12 +221,13 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Mod
     def logit_scale_value(self):
         """The multiplier `exp(logit_scale)` the matching loss uses (float32).
 
-        Clamped at 100 (CLIP), unclamped for a model with `logit_bias`
-        (SigLIP), as in `CLIPLoss` and `SigLIPLoss`.
+        `logit_scale` clamped to `[0, ln 100]` (CLIP, `clip_scale`, the
+        clamp `CLIPLoss` applies), unclamped for a model with `logit_bias`
+        (SigLIP), as in `SigLIPLoss`.
         """
         scale = ops.convert_to_tensor(self.logit_scale)
         if self.logit_bias is None:
-            scale = ops.minimum(scale, _MAX_LOGIT_SCALE)
+            return clip_scale(scale)
         return ops.exp(scale)
 
     def logits_from_embeddings(self, image_embeddings, text_embeddings):

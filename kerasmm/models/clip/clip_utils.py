@@ -4,7 +4,9 @@ import keras
 from keras import ops
 
 from kerasmm.layers.activations import get_activation
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.checks import check_positive_int
 
 # torch.nn.functional.normalize's default epsilon (on the norm).
 _NORM_EPSILON = 1e-12
@@ -21,6 +23,28 @@ def check_tower_args(num_heads, width_name, width, activation=None, **ints):
         )
     if activation is not None:
         get_activation(activation)
+
+
+def check_transformer_args(layer_norm_epsilon, intermediate_dim, use_projection_bias,
+                           output_tokens):
+    """Validates the arguments the two transformer towers share; returns
+    them normalised (`layer_norm_epsilon` as a float, the flags as bools)."""
+    check_positive_int("intermediate_dim", intermediate_dim, allow_none=True)
+    return (check_number("layer_norm_epsilon", layer_norm_epsilon, minimum=0,
+                         exclusive_minimum=True),
+            check_bool("use_projection_bias", use_projection_bias),
+            check_bool("output_tokens", output_tokens))
+
+
+# Constructor arguments both transformer towers take, stored under their names.
+TRANSFORMER_ARGS = ("hidden_dim", "num_layers", "num_heads", "output_dim", "activation",
+                    "layer_norm_epsilon", "remat", "intermediate_dim",
+                    "use_projection_bias", "output_tokens")
+
+
+def transformer_config(tower):
+    """The `TRANSFORMER_ARGS` part of a tower's `get_config`."""
+    return {name: getattr(tower, name) for name in TRANSFORMER_ARGS}
 
 
 def normal(stddev):

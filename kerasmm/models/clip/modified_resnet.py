@@ -3,12 +3,13 @@
 import keras
 from keras import ops
 
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 from kerasmm.models.clip.clip_utils import check_tower_args
 from kerasmm.models.clip.resnet_layers import AttentionPool2D
 from kerasmm.models.clip.resnet_layers import Bottleneck
 from kerasmm.models.clip.resnet_layers import batch_norm
 from kerasmm.models.clip.resnet_layers import conv
+from kerasmm.utils.checks import check_images
 
 # Stem (stride 2, then avgpool 2) and three strided stages: 32x downsampling.
 _DOWNSAMPLING = 32
@@ -51,7 +52,8 @@ class ModifiedResNet(keras.Model):
         image_size: int, side of the square input images; a multiple of 32.
 
     Call arguments:
-        images: float `(batch, image_size, image_size, 3)`, channels last.
+        images: float `(batch, image_size, image_size, 3)`, channels last,
+            already preprocessed; integer images are refused.
         training: Python bool (BatchNorm).
 
     Returns:
@@ -143,20 +145,12 @@ class ModifiedResNet(keras.Model):
                 shape = block.compute_output_shape(shape)
         self.attention_pool.build(shape)
 
-    def _check_images(self, shape):
-        expected = (self.image_size, self.image_size, 3)
-        shape = tuple(shape)
-        if len(shape) != 4 or any(
-            d is not None and d != e for d, e in zip(shape[1:], expected)
-        ):
-            raise ValueError(
-                f"images must have shape (batch, {self.image_size}, "
-                f"{self.image_size}, 3) for image_size={self.image_size}. "
-                f"Received: images with shape {shape}"
-            )
+    def _check_images(self, shape, dtype=None):
+        size = self.image_size
+        check_images("images", shape, (size, size, 3), f"image_size={size}", dtype)
 
     def call(self, images, training=None):
-        self._check_images(images.shape)
+        self._check_images(images.shape, images.dtype)
         x = self.stem_conv1(self.stem_padding(ops.cast(images, self.compute_dtype)))
         x = ops.relu(self.stem_bn1(x, training=training))
         x = ops.relu(self.stem_bn2(self.stem_conv2(x), training=training))
@@ -166,6 +160,11 @@ class ModifiedResNet(keras.Model):
             for block in stage:
                 x = block(x, training=training)
         return self.attention_pool(x)
+
+    def compute_output_spec(self, images, training=None):
+        # Symbolic calls skip `call`: refuse integer images here too.
+        self._check_images(images.shape, images.dtype)
+        return super().compute_output_spec(images, training=training)
 
     def compute_output_shape(self, input_shape):
         self._check_images(input_shape)

@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from kerasmm.layers import MultiHeadAttention
-from kerasmm.layers.multi_head_attention import check_positive_int
-from kerasmm.layers.multi_head_attention import check_rank
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rank
 from kerasmm.models.clip.clip_utils import normal
 
 # PyTorch BatchNorm2d defaults: eps 1e-5, running stats momentum 0.1.

@@ -5,11 +5,14 @@ from keras import ops
 
 from kerasmm.layers import LearnedPositionEmbedding
 from kerasmm.layers import SelfAttention
-from kerasmm.layers.attention import check_remat
-from kerasmm.layers.attention import maybe_remat
+from kerasmm.layers.remat import check_remat
+from kerasmm.layers.remat import maybe_remat
 from kerasmm.models.clip.clip_utils import check_tower_args
+from kerasmm.models.clip.clip_utils import check_transformer_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
+from kerasmm.models.clip.clip_utils import transformer_config
+from kerasmm.utils.tensor_checks import check_token_ids
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -18,10 +21,15 @@ class TextTransformer(keras.Model):
 
     Mirrors OpenAI's `CLIP.encode_text`: token embedding plus learned
     positions, `num_layers` causal pre-LN blocks
-    (`kerasmm.layers.SelfAttention`, MLP widening 4, `quick_gelu`),
+    (`kerasmm.layers.SelfAttention`; OpenAI: MLP 4x as wide, `quick_gelu`),
     `ln_final`, the features at the end-of-text (EOT) token of each row and
-    a projection without bias to `output_dim`. The output is *not*
+    a projection (OpenAI: without bias) to `output_dim`. The output is *not*
     L2-normalised; `kerasmm.models.CLIP` normalises it.
+
+    Pooled path: by default only the EOT token is read, so the last block
+    computes that one token alone. With `output_tokens=True` every block
+    runs on the whole sequence and the call also returns every token's
+    features, as open_clip's `output_tokens`.
 
     Where the EOT token is: by default, as OpenAI, at the largest id of each
     row (CLIP's `<|endoftext|>` is the last id of its vocabulary); ties go to
@@ -42,7 +50,9 @@ class TextTransformer(keras.Model):
     (`token_embedding`), `position_embedding.embeddings`
     (`positional_embedding`), `blocks[i]` (`transformer.resblocks.i`, named
     as in `VisionTransformer`), `ln_final`, `projection.kernel`
-    (`text_projection`).
+    (`text_projection`) and, with `use_projection_bias`, `projection.bias`
+    (open_clip's `text_cfg.proj_bias`, where `text_projection` is an
+    `nn.Linear`).
 
     Args:
         vocabulary_size: int, number of token ids.
@@ -55,12 +65,16 @@ class TextTransformer(keras.Model):
         activation: MLP activation, `"quick_gelu"` for OpenAI checkpoints.
         eot_token_id: `None` (EOT at the largest id of each row) or the id
             of the end-of-text token.
-        layer_norm_epsilon: float, epsilon of every LayerNorm.
+        layer_norm_epsilon: float > 0, epsilon of every LayerNorm.
         remat: bool, rematerialise each transformer block: its activations
             are recomputed in the backward pass instead of being stored
             (`keras.remat`), which lowers peak training memory for about one
             extra forward pass of compute. Outputs and gradients are
             unchanged.
+        intermediate_dim: int, hidden width of each block's MLP; None is
+            `4 * hidden_dim` (OpenAI).
+        use_projection_bias: bool, give the output projection a bias.
+        output_tokens: bool, also return the token sequence (see Returns).
 
     Call arguments:
         inputs: int `token_ids` of shape `(batch, length)` with
@@ -69,7 +83,11 @@ class TextTransformer(keras.Model):
         training: Python bool.
 
     Returns:
-        `(batch, output_dim)` text features.
+        `(batch, output_dim)` text features; with `output_tokens=True` a dict
+        `{"pooled": (batch, output_dim), "tokens": (batch, length,
+        hidden_dim)}`: the pooled features and every position's features
+        after `ln_final` (what `token_features` returns), as open_clip
+        returns them.
 
     Example:
     >>> encoder = TextTransformer(vocabulary_size=64, context_length=16,
@@ -87,12 +105,15 @@ class TextTransformer(keras.Model):
     def __init__(self, vocabulary_size=49408, context_length=77, hidden_dim=512,
                  num_layers=12, num_heads=8, output_dim=512,
                  activation="quick_gelu", eot_token_id=None,
-                 layer_norm_epsilon=1e-5, remat=False, **kwargs):
+                 layer_norm_epsilon=1e-5, remat=False, intermediate_dim=None,
+                 use_projection_bias=False, output_tokens=False, **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          vocabulary_size=vocabulary_size,
                          context_length=context_length, num_layers=num_layers,
                          output_dim=output_dim)
+        layer_norm_epsilon, use_projection_bias, output_tokens = check_transformer_args(
+            layer_norm_epsilon, intermediate_dim, use_projection_bias, output_tokens)
         if eot_token_id is not None:
             if (isinstance(eot_token_id, bool) or not isinstance(eot_token_id, int)
                     or not 0 <= eot_token_id < vocabulary_size):
@@ -111,6 +132,9 @@ class TextTransformer(keras.Model):
         self.eot_token_id = eot_token_id
         self.layer_norm_epsilon = layer_norm_epsilon
         self.remat = check_remat(remat)
+        self.intermediate_dim = intermediate_dim
+        self.use_projection_bias = use_projection_bias
+        self.output_tokens = output_tokens
         dtype = self.dtype_policy
 
         # === Layers === (initialisers as OpenAI's `initialize_parameters`)
@@ -124,12 +148,14 @@ class TextTransformer(keras.Model):
             SelfAttention(num_heads, widening_factor=4, causal=True,
                           activation=activation,
                           layer_norm_epsilon=layer_norm_epsilon,
+                          intermediate_dim=intermediate_dim,
                           name=f"block_{i}", dtype=dtype)
             for i in range(num_layers)
         ]
         self.ln_final = layer_norm(layer_norm_epsilon, "ln_final", dtype)
         self.projection = keras.layers.Dense(
-            output_dim, use_bias=False, kernel_initializer=normal(hidden_dim ** -0.5),
+            output_dim, use_bias=use_projection_bias,
+            kernel_initializer=normal(hidden_dim ** -0.5),
             name="projection", dtype=dtype)
         self.build((None, context_length))
 
@@ -164,6 +190,7 @@ class TextTransformer(keras.Model):
                 f"padding_mask with shape {tuple(padding_mask.shape)}, "
                 f"token_ids with shape {shape}"
             )
+        token_ids = check_token_ids("token_ids", token_ids, self.vocabulary_size)
         return ops.cast(token_ids, "int32"), padding_mask
 
     def _check_token_ids(self, shape):
@@ -186,9 +213,12 @@ class TextTransformer(keras.Model):
     def token_features(self, inputs, training=None):
         """Per-token features after `ln_final`, `(batch, length, hidden_dim)`.
 
-        What the EOT pooling reads from; useful for captioning heads.
+        What the EOT pooling reads from, and the `"tokens"` of
+        `output_tokens=True`.
         """
-        token_ids, padding_mask = self._unpack(inputs)
+        return self._tokens(*self._unpack(inputs), training)
+
+    def _tokens(self, token_ids, padding_mask, training):
         x = self._embed(token_ids)
         for block in self.blocks:
             x = maybe_remat(block, self.remat)(x, mask=padding_mask, training=training)
@@ -214,6 +244,11 @@ class TextTransformer(keras.Model):
 
     def call(self, inputs, training=None):
         token_ids, padding_mask = self._unpack(inputs)
+        if self.output_tokens:
+            tokens = self._tokens(token_ids, padding_mask, training)
+            rows = self.eot_positions(token_ids)[:, None, None]
+            pooled = ops.take_along_axis(tokens, rows, axis=1)[:, 0, :]
+            return {"pooled": self.projection(pooled), "tokens": tokens}
         x = self._embed(token_ids)
         for block in self.blocks[:-1]:
             x = maybe_remat(block, self.remat)(x, mask=padding_mask, training=training)
@@ -228,6 +263,9 @@ class TextTransformer(keras.Model):
         if isinstance(input_shape, dict):
             input_shape = input_shape["token_ids"]
         shape = self._check_token_ids(input_shape)
+        if self.output_tokens:
+            return {"pooled": (shape[0], self.output_dim),
+                    "tokens": (shape[0], shape[1], self.hidden_dim)}
         return (shape[0], self.output_dim)
 
     def get_config(self):
@@ -235,13 +273,7 @@ class TextTransformer(keras.Model):
         config.update({
             "vocabulary_size": self.vocabulary_size,
             "context_length": self.context_length,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "output_dim": self.output_dim,
-            "activation": self.activation,
             "eot_token_id": self.eot_token_id,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "remat": self.remat,
+            **transformer_config(self),
         })
         return config

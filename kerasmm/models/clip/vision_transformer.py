@@ -6,11 +6,14 @@ from keras import ops
 from kerasmm.layers import LearnedPositionEmbedding
 from kerasmm.layers import PatchEmbedding
 from kerasmm.layers import SelfAttention
-from kerasmm.layers.attention import check_remat
-from kerasmm.layers.attention import maybe_remat
+from kerasmm.layers.remat import check_remat
+from kerasmm.layers.remat import maybe_remat
 from kerasmm.models.clip.clip_utils import check_tower_args
+from kerasmm.models.clip.clip_utils import check_transformer_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
+from kerasmm.models.clip.clip_utils import transformer_config
+from kerasmm.utils.checks import check_images
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -20,11 +23,17 @@ class VisionTransformer(keras.Model):
     Mirrors OpenAI's `VisionTransformer` step by step, so that its weights
     load one to one: a `Conv2D` patchify without bias, a learned class token
     prepended to the patches, learned positions (`num_patches + 1` rows),
-    `ln_pre`, `num_layers` pre-LN blocks (`kerasmm.layers.SelfAttention`,
-    MLP widening 4, `quick_gelu`), `ln_post` on the class token and a
-    projection without bias to `output_dim`. The output is *not*
+    `ln_pre`, `num_layers` pre-LN blocks (`kerasmm.layers.SelfAttention`;
+    OpenAI: MLP 4x as wide, `quick_gelu`), `ln_post` on the class token and
+    a projection (OpenAI: without bias) to `output_dim`. The output is *not*
     L2-normalised (like OpenAI's `encode_image`); `kerasmm.models.CLIP`
     normalises it.
+
+    Pooled path: by default only the class token is read, so the last block
+    computes that one token alone (its MLP and projections run on 1 token
+    instead of `num_patches + 1`). With `output_tokens=True` every block
+    runs on the whole sequence and the call also returns the patch tokens,
+    as open_clip's `output_tokens` (captioning, fusion, dense features).
 
     The model is built on construction for `(image_size, image_size, 3)`
     images, so its weights exist before the first call.
@@ -36,7 +45,8 @@ class VisionTransformer(keras.Model):
     `attention.{query,key,value}` = `attn.in_proj` split in three,
     `attention.output` = `attn.out_proj`, `mlp_norm` = `ln_2`,
     `mlp.dense_1` = `mlp.c_fc`, `mlp.dense_2` = `mlp.c_proj`), `ln_post`,
-    `projection.kernel` (`proj`).
+    `projection.kernel` (`proj`) and, with `use_projection_bias`,
+    `projection.bias`.
 
     Args:
         image_size: int, side of the square input images.
@@ -47,26 +57,42 @@ class VisionTransformer(keras.Model):
         output_dim: int, width of the output features (OpenAI's `embed_dim`).
         activation: MLP activation, `"quick_gelu"` for OpenAI checkpoints,
             `"gelu"` for most open_clip ones.
-        layer_norm_epsilon: float, epsilon of every LayerNorm.
+        layer_norm_epsilon: float > 0, epsilon of every LayerNorm.
         remat: bool, rematerialise each transformer block: its activations
             are recomputed in the backward pass instead of being stored
             (`keras.remat`), which lowers peak training memory for about one
             extra forward pass of compute. Outputs and gradients are
             unchanged.
+        intermediate_dim: int, hidden width of each block's MLP; None is
+            `4 * hidden_dim` (OpenAI). LAION's ViT-bigG-14 and ViT-g-14 use
+            `int(4.9231 * hidden_dim)`.
+        use_projection_bias: bool, give the output projection a bias.
+        output_tokens: bool, also return the token sequence (see Returns).
 
     Call arguments:
         images: float `(batch, image_size, image_size, 3)`, channels last,
-            already normalised with CLIP's mean and std.
+            already preprocessed (e.g. normalised with CLIP's mean and std by
+            `kerasmm.models.CLIPPreprocessor`); integer images are refused.
         training: Python bool.
 
     Returns:
-        `(batch, output_dim)` image features.
+        `(batch, output_dim)` image features; with `output_tokens=True` a
+        dict `{"pooled": (batch, output_dim), "tokens": (batch,
+        num_patches, hidden_dim)}`: the pooled features and the patch tokens
+        after `ln_post` (the class token left out), as open_clip returns
+        them.
 
     Example:
     >>> encoder = VisionTransformer(image_size=32, patch_size=8, hidden_dim=16,
     ...                             num_layers=2, num_heads=2, output_dim=8)
     >>> tuple(encoder(keras.random.normal((2, 32, 32, 3))).shape)
     (2, 8)
+    >>> encoder = VisionTransformer(image_size=32, patch_size=8, hidden_dim=16,
+    ...                             num_layers=2, num_heads=2, output_dim=8,
+    ...                             intermediate_dim=40, output_tokens=True)
+    >>> outputs = encoder(keras.random.normal((2, 32, 32, 3)))
+    >>> tuple(outputs["pooled"].shape), tuple(outputs["tokens"].shape)
+    ((2, 8), (2, 16, 16))
 
     Reference:
         Radford et al., "Learning Transferable Visual Models From Natural
@@ -76,11 +102,14 @@ class VisionTransformer(keras.Model):
     def __init__(self, image_size=224, patch_size=32, hidden_dim=768,
                  num_layers=12, num_heads=12, output_dim=512,
                  activation="quick_gelu", layer_norm_epsilon=1e-5, remat=False,
-                 **kwargs):
+                 intermediate_dim=None, use_projection_bias=False,
+                 output_tokens=False, **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          image_size=image_size, patch_size=patch_size,
                          num_layers=num_layers, output_dim=output_dim)
+        layer_norm_epsilon, use_projection_bias, output_tokens = check_transformer_args(
+            layer_norm_epsilon, intermediate_dim, use_projection_bias, output_tokens)
         if image_size % patch_size:
             raise ValueError(
                 "image_size must be divisible by patch_size. Received: "
@@ -95,6 +124,9 @@ class VisionTransformer(keras.Model):
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
         self.remat = check_remat(remat)
+        self.intermediate_dim = intermediate_dim
+        self.use_projection_bias = use_projection_bias
+        self.output_tokens = output_tokens
         self.num_patches = (image_size // patch_size) ** 2
         # OpenAI initialises class token, positions and projection with
         # N(0, width ** -0.5).
@@ -112,12 +144,13 @@ class VisionTransformer(keras.Model):
         self.blocks = [
             SelfAttention(num_heads, widening_factor=4, activation=activation,
                           layer_norm_epsilon=layer_norm_epsilon,
+                          intermediate_dim=intermediate_dim,
                           name=f"block_{i}", dtype=dtype)
             for i in range(num_layers)
         ]
         self.ln_post = layer_norm(layer_norm_epsilon, "ln_post", dtype)
         self.projection = keras.layers.Dense(
-            output_dim, use_bias=False, kernel_initializer=normal(scale),
+            output_dim, use_bias=use_projection_bias, kernel_initializer=normal(scale),
             name="projection", dtype=dtype)
         self.build((None, image_size, image_size, 3))
 
@@ -137,20 +170,12 @@ class VisionTransformer(keras.Model):
         self.ln_post.build((None, self.hidden_dim))
         self.projection.build((None, self.hidden_dim))
 
-    def _check_images(self, shape):
-        expected = (self.image_size, self.image_size, 3)
-        shape = tuple(shape)
-        if len(shape) != 4 or any(
-            d is not None and d != e for d, e in zip(shape[1:], expected)
-        ):
-            raise ValueError(
-                f"images must have shape (batch, {self.image_size}, "
-                f"{self.image_size}, 3) for image_size={self.image_size}. "
-                f"Received: images with shape {shape}"
-            )
+    def _check_images(self, shape, dtype=None):
+        size = self.image_size
+        check_images("images", shape, (size, size, 3), f"image_size={size}", dtype)
 
     def call(self, images, training=None):
-        self._check_images(images.shape)
+        self._check_images(images.shape, images.dtype)
         x = self.patch_embedding(ops.cast(images, self.compute_dtype))
         batch = ops.shape(x)[0]
         class_token = ops.cast(self.class_embedding, x.dtype)
@@ -159,6 +184,11 @@ class VisionTransformer(keras.Model):
         x = ops.concatenate([class_token, x], axis=1)
         x = x + self.position_embedding(x)
         x = self.ln_pre(x)
+        if self.output_tokens:
+            for block in self.blocks:
+                x = maybe_remat(block, self.remat)(x, training=training)
+            x = self.ln_post(x)
+            return {"pooled": self.projection(x[:, 0, :]), "tokens": x[:, 1:, :]}
         for block in self.blocks[:-1]:
             x = maybe_remat(block, self.remat)(x, training=training)
         # Only the class token is read: the last block computes it alone.
@@ -166,21 +196,24 @@ class VisionTransformer(keras.Model):
             x, training=training, query_index=ops.zeros((batch,), "int32"))
         return self.projection(self.ln_post(x[:, 0, :]))
 
+    def compute_output_spec(self, images, training=None):
+        # Symbolic calls skip `call`: refuse integer images here too.
+        self._check_images(images.shape, images.dtype)
+        return super().compute_output_spec(images, training=training)
+
     def compute_output_shape(self, input_shape):
         self._check_images(input_shape)
-        return (input_shape[0], self.output_dim)
+        pooled = (input_shape[0], self.output_dim)
+        if self.output_tokens:
+            return {"pooled": pooled,
+                    "tokens": (input_shape[0], self.num_patches, self.hidden_dim)}
+        return pooled
 
     def get_config(self):
         config = super().get_config()
         config.update({
             "image_size": self.image_size,
             "patch_size": self.patch_size,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "output_dim": self.output_dim,
-            "activation": self.activation,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "remat": self.remat,
+            **transformer_config(self),
         })
         return config

@@ -4,21 +4,25 @@ import keras
 from keras import ops
 
 from kerasmm.distribute import MultiWorkerTrainerMixin
-from kerasmm.layers.attention import CrossAttention
-from kerasmm.layers.attention import SelfAttention
-from kerasmm.layers.attention import check_remat
-from kerasmm.layers.attention import maybe_remat
+from kerasmm.layers.cross_attention import CrossAttention
+from kerasmm.layers.self_attention import SelfAttention
+from kerasmm.layers.remat import check_remat
+from kerasmm.layers.remat import maybe_remat
 from kerasmm.layers.latents import LatentArray
+from kerasmm.layers.multimodal_adapter import check_adapter
+from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.perceiver.perceiver_utils import adapter_features
 from kerasmm.models.perceiver.perceiver_utils import check_context_heads
-from kerasmm.models.perceiver.perceiver_utils import check_layer
-from kerasmm.models.perceiver.perceiver_utils import check_perceiver_args
+from kerasmm.models.perceiver.perceiver_utils import encoder_config
+from kerasmm.models.perceiver.perceiver_utils import set_encoder_arguments
 from kerasmm.models.perceiver.perceiver_utils import deserialize_layers
 from kerasmm.models.perceiver.perceiver_utils import serialize_layers
+from kerasmm.presets import PresetMixin
+from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class Perceiver(MultiWorkerTrainerMixin, keras.Model):
+class Perceiver(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
     """Perceiver classifier: the latents re-read the inputs in every block.
 
     Each of `num_blocks` blocks is a cross-attention from the latents to the
@@ -72,34 +76,20 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
         Attention", ICML 2021.
     """
 
+    family_presets = PERCEIVER_PRESETS
+
     def __init__(self, input_adapter, num_latents=512, latent_dim=1024, num_classes=1000,
                  num_blocks=8, num_self_attends_per_block=6, num_cross_attention_heads=1,
                  num_self_attention_heads=8, cross_attention_widening_factor=1,
                  self_attention_widening_factor=1, qk_channels=None, v_channels=None,
                  weight_sharing=True, dropout=0.0, remat=False, **kwargs):
         super().__init__(**kwargs)
-        check_layer("input_adapter", input_adapter)
-        check_perceiver_args(latent_dim, num_self_attention_heads,
-                             num_cross_attention_heads, qk_channels, v_channels,
-                             num_latents=num_latents, num_classes=num_classes,
-                             num_blocks=num_blocks,
-                             num_self_attends_per_block=num_self_attends_per_block,
-                             cross_attention_widening_factor=cross_attention_widening_factor,
-                             self_attention_widening_factor=self_attention_widening_factor)
+        check_adapter("input_adapter", input_adapter)
+        check_positive_int("num_classes", num_classes)
+        set_encoder_arguments(self, locals())
         self.input_adapter = input_adapter
-        self.num_latents = num_latents
-        self.latent_dim = latent_dim
         self.num_classes = num_classes
-        self.num_blocks = num_blocks
-        self.num_self_attends_per_block = num_self_attends_per_block
-        self.num_cross_attention_heads = num_cross_attention_heads
-        self.num_self_attention_heads = num_self_attention_heads
-        self.cross_attention_widening_factor = cross_attention_widening_factor
-        self.self_attention_widening_factor = self_attention_widening_factor
-        self.qk_channels = qk_channels
-        self.v_channels = v_channels
         self.weight_sharing = bool(weight_sharing)
-        self.dropout = dropout
         self.remat = check_remat(remat, dropout)
 
         # === Layers ===
@@ -158,19 +148,9 @@ class Perceiver(MultiWorkerTrainerMixin, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "num_latents": self.num_latents,
-            "latent_dim": self.latent_dim,
+            **encoder_config(self),
             "num_classes": self.num_classes,
-            "num_blocks": self.num_blocks,
-            "num_self_attends_per_block": self.num_self_attends_per_block,
-            "num_cross_attention_heads": self.num_cross_attention_heads,
-            "num_self_attention_heads": self.num_self_attention_heads,
-            "cross_attention_widening_factor": self.cross_attention_widening_factor,
-            "self_attention_widening_factor": self.self_attention_widening_factor,
-            "qk_channels": self.qk_channels,
-            "v_channels": self.v_channels,
             "weight_sharing": self.weight_sharing,
-            "dropout": self.dropout,
             "remat": self.remat,
         })
         return serialize_layers(config, input_adapter=self.input_adapter)

@@ -3,18 +3,21 @@
 import keras
 
 from kerasmm.distribute import MultiWorkerTrainerMixin
-from kerasmm.layers.attention import CrossAttention
-from kerasmm.layers.attention import SelfAttention
-from kerasmm.layers.attention import check_remat
-from kerasmm.layers.attention import maybe_remat
+from kerasmm.layers.cross_attention import CrossAttention
+from kerasmm.layers.self_attention import SelfAttention
+from kerasmm.layers.remat import check_remat
+from kerasmm.layers.remat import maybe_remat
 from kerasmm.layers.latents import LatentArray
-from kerasmm.models.backbone import PresetMixin
+from kerasmm.layers.multimodal_adapter import check_adapter
+from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.perceiver.perceiver_utils import adapter_features
 from kerasmm.models.perceiver.perceiver_utils import check_context_heads
-from kerasmm.models.perceiver.perceiver_utils import check_layer
-from kerasmm.models.perceiver.perceiver_utils import check_perceiver_args
+from kerasmm.models.perceiver.perceiver_utils import encoder_config
+from kerasmm.models.perceiver.perceiver_utils import set_encoder_arguments
 from kerasmm.models.perceiver.perceiver_utils import deserialize_layers
 from kerasmm.models.perceiver.perceiver_utils import serialize_layers
+from kerasmm.presets import PresetMixin
+from kerasmm.utils.checks import check_layer
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -81,6 +84,8 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
         Inputs & Outputs", 2021.
     """
 
+    family_presets = PERCEIVER_PRESETS
+
     def __init__(self, input_adapter, decoder, num_latents=256, latent_dim=1280,
                  num_blocks=1, num_self_attends_per_block=26, num_cross_attention_heads=8,
                  num_self_attention_heads=8, cross_attention_widening_factor=1,
@@ -88,14 +93,9 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
                  cross_attention_shape_for_attn="kv", use_query_residual=True,
                  dropout=0.0, remat=False, **kwargs):
         super().__init__(**kwargs)
-        check_layer("input_adapter", input_adapter)
+        check_adapter("input_adapter", input_adapter)
         check_layer("decoder", decoder)
-        check_perceiver_args(latent_dim, num_self_attention_heads,
-                             num_cross_attention_heads, qk_channels, v_channels,
-                             num_latents=num_latents, num_blocks=num_blocks,
-                             num_self_attends_per_block=num_self_attends_per_block,
-                             cross_attention_widening_factor=cross_attention_widening_factor,
-                             self_attention_widening_factor=self_attention_widening_factor)
+        set_encoder_arguments(self, locals())
         if getattr(decoder, "tie_embeddings", False) and \
                 not hasattr(type(input_adapter), "embedding_matrix"):
             raise ValueError(
@@ -105,19 +105,8 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
             )
         self.input_adapter = input_adapter
         self.decoder = decoder
-        self.num_latents = num_latents
-        self.latent_dim = latent_dim
-        self.num_blocks = num_blocks
-        self.num_self_attends_per_block = num_self_attends_per_block
-        self.num_cross_attention_heads = num_cross_attention_heads
-        self.num_self_attention_heads = num_self_attention_heads
-        self.cross_attention_widening_factor = cross_attention_widening_factor
-        self.self_attention_widening_factor = self_attention_widening_factor
-        self.qk_channels = qk_channels
-        self.v_channels = v_channels
         self.cross_attention_shape_for_attn = cross_attention_shape_for_attn
         self.use_query_residual = use_query_residual
-        self.dropout = dropout
         self.remat = check_remat(remat, dropout)
 
         # === Layers ===
@@ -183,19 +172,9 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "num_latents": self.num_latents,
-            "latent_dim": self.latent_dim,
-            "num_blocks": self.num_blocks,
-            "num_self_attends_per_block": self.num_self_attends_per_block,
-            "num_cross_attention_heads": self.num_cross_attention_heads,
-            "num_self_attention_heads": self.num_self_attention_heads,
-            "cross_attention_widening_factor": self.cross_attention_widening_factor,
-            "self_attention_widening_factor": self.self_attention_widening_factor,
-            "qk_channels": self.qk_channels,
-            "v_channels": self.v_channels,
+            **encoder_config(self),
             "cross_attention_shape_for_attn": self.cross_attention_shape_for_attn,
             "use_query_residual": self.use_query_residual,
-            "dropout": self.dropout,
             "remat": self.remat,
         })
         return serialize_layers(config, input_adapter=self.input_adapter,
@@ -203,7 +182,4 @@ class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        # Layer objects (e.g. from_preset overrides) are used as they are.
-        serialized = [name for name in ("input_adapter", "decoder")
-                      if not isinstance(config[name], keras.layers.Layer)]
-        return cls(**deserialize_layers(config, *serialized))
+        return cls(**deserialize_layers(config, "input_adapter", "decoder"))

@@ -2,36 +2,42 @@
 
 import keras
 
-from kerasmm.layers.multi_head_attention import check_positive_int
+from kerasmm.utils.checks import check_positive_int
 
 
-def check_perceiver_args(latent_dim, num_self_attention_heads, num_cross_attention_heads,
-                         qk_channels, v_channels, **positive_ints):
-    """ValueErrors naming the argument, before any layer is built."""
-    for name, value in positive_ints.items():
-        check_positive_int(name, value)
-    check_positive_int("latent_dim", latent_dim)
-    check_positive_int("num_self_attention_heads", num_self_attention_heads)
-    check_positive_int("num_cross_attention_heads", num_cross_attention_heads)
-    check_positive_int("qk_channels", qk_channels, allow_none=True)
-    check_positive_int("v_channels", v_channels, allow_none=True)
-    for heads_name, heads in (("num_self_attention_heads", num_self_attention_heads),
-                              ("num_cross_attention_heads", num_cross_attention_heads)):
-        for name, value in (("latent_dim", latent_dim), ("qk_channels", qk_channels),
-                            ("v_channels", v_channels)):
-            if value is not None and value % heads:
+# Constructor arguments Perceiver and PerceiverIO share: checked, stored under
+# their own names and written by `get_config` in one place.
+ENCODER_ARGUMENTS = (
+    "num_latents", "latent_dim", "num_blocks", "num_self_attends_per_block",
+    "num_cross_attention_heads", "num_self_attention_heads",
+    "cross_attention_widening_factor", "self_attention_widening_factor",
+    "qk_channels", "v_channels", "dropout",
+)
+_OPTIONAL_WIDTHS = ("qk_channels", "v_channels")
+
+
+def set_encoder_arguments(model, arguments):
+    """Checks the shared arguments in `arguments` (the constructor's
+    `locals()`), raising ValueErrors that name them before any layer is
+    built, and stores each on `model` under its own name."""
+    values = {name: arguments[name] for name in ENCODER_ARGUMENTS}
+    for name, value in values.items():
+        if name != "dropout":
+            check_positive_int(name, value, allow_none=name in _OPTIONAL_WIDTHS)
+    for heads_name in ("num_self_attention_heads", "num_cross_attention_heads"):
+        for name in ("latent_dim",) + _OPTIONAL_WIDTHS:
+            if values[name] is not None and values[name] % values[heads_name]:
                 raise ValueError(
                     f"{name} must be divisible by {heads_name}. Received: "
-                    f"{name}={value}, {heads_name}={heads}"
+                    f"{name}={values[name]}, {heads_name}={values[heads_name]}"
                 )
+    for name, value in values.items():
+        setattr(model, name, value)
 
 
-def check_layer(name, value):
-    if not isinstance(value, keras.layers.Layer):
-        raise ValueError(
-            f"{name} must be a Keras layer (e.g. kerasmm.layers.ImageAdapter). "
-            f"Received: {name}={value!r}"
-        )
+def encoder_config(model):
+    """The shared arguments as `get_config` writes them."""
+    return {name: getattr(model, name) for name in ENCODER_ARGUMENTS}
 
 
 def check_context_heads(num_heads, qk_channels, input_dim):
@@ -57,7 +63,10 @@ def serialize_layers(config, **layers):
 
 
 def deserialize_layers(config, *names):
+    """`config` with the layers `names` deserialized; layer objects (e.g.
+    `from_preset` overrides) are used as they are."""
     config = dict(config)
     for name in names:
-        config[name] = keras.saving.deserialize_keras_object(config[name])
+        if not isinstance(config[name], keras.layers.Layer):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
     return config

@@ -88,8 +88,10 @@ class TestCLIPOutputs(TestCase):
         masked = model.encode_text({"token_ids": data["token_ids"], "padding_mask": mask})
         np.testing.assert_allclose(to_numpy(masked), text, atol=1e-6)
 
-    @pytest.mark.parametrize("logit_scale, scale", [(1.0, math.e), (10.0, 100.0)])
-    def test_logit_scale_is_clamped_at_100(self, logit_scale, scale):
+    @pytest.mark.parametrize("logit_scale, scale", [(1.0, math.e), (10.0, 100.0),
+                                                    (-2.0, 1.0)])
+    def test_logit_scale_is_clamped_to_1_100(self, logit_scale, scale):
+        """exp(clip(logit_scale, 0, ln 100)) in the model and in CLIPLoss."""
         model = make_clip()
         model.logit_scale.assign(logit_scale)
         data = make_batch()
@@ -233,9 +235,92 @@ class TestCLIPTowers(TestCase):
 
     @pytest.mark.parametrize("kwargs, message", [
         ({"logit_scale_init": "big"}, "logit_scale_init='big'"),
+        ({"logit_scale_init": float("inf")}, "logit_scale_init must be finite"),
         ({"logit_bias_init": True}, "logit_bias_init=True"),
+        ({"logit_bias_init": float("nan")}, "logit_bias_init must be finite"),
         ({"output_dim": 0}, "output_dim=0"),
     ])
     def test_bad_config(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             make_clip(**kwargs)
+
+
+@keras.saving.register_keras_serializable(package="kerasmm_tests")
+class SubclassedImageEncoder(keras.Model):
+    """A subclassed tower: no output_shape, no output_dim."""
+
+    def __init__(self, width=12, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+        self.conv = keras.layers.Conv2D(8, 3, strides=2)
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.dense = keras.layers.Dense(width)
+
+    def call(self, images):
+        return self.dense(self.pool(self.conv(images)))
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="kerasmm_tests")
+class SubclassedFlatEncoder(keras.Model):
+    """A subclassed tower that needs a fixed image size (Flatten)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten, self.dense = keras.layers.Flatten(), keras.layers.Dense(6)
+
+    def call(self, images):
+        return self.dense(self.flatten(images))
+
+
+class TestSubclassedTowers(TestCase):
+    def test_width_from_a_symbolic_call(self):
+        encoder = SubclassedImageEncoder()
+        model = CLIP(encoder, TextTransformer(**TEXT))
+        assert tuple(model.image_projection.kernel.shape) == (12, 16)
+        data = make_batch(2)
+        image = to_numpy(model.encode_image(data["images"]))
+        expected = to_numpy(encoder(data["images"])).astype("float64") @ to_numpy(
+            model.image_projection.kernel)
+        np.testing.assert_allclose(image, np_normalize(expected), atol=1e-5)
+        restored = self.check_keras_round_trip(model, data, atol=1e-6)
+        # By name: test_clip_predict imports this module a second time.
+        assert type(restored.vision_encoder).__name__ == "SubclassedImageEncoder"
+
+    def test_subclassed_text_tower(self):
+        @keras.saving.register_keras_serializable(package="kerasmm_tests")
+        class BagOfWords(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.embedding = keras.layers.Embedding(64, 10)
+
+            def call(self, token_ids):
+                return keras.ops.mean(self.embedding(token_ids), axis=1)
+
+        model = CLIP(VisionTransformer(**VISION), BagOfWords())
+        assert tuple(model.text_projection.kernel.shape) == (10, 16)
+        assert tuple(model(make_batch(2))["text_embeddings"].shape) == (2, 16)
+
+    def test_a_tower_that_needs_its_size_says_to_build_it(self):
+        encoder = SubclassedFlatEncoder()
+        with pytest.raises(ValueError, match=r"Cannot tell the output width of "
+                           r"vision_encoder.*\(None, None, None, 3\).*"
+                           r"vision_encoder\.build\(\(None, 224, 224, 3\)\)"):
+            CLIP(encoder, TextTransformer(**TEXT))
+        assert not encoder.built  # The failed trace left no half-built model.
+        encoder.build((None, 32, 32, 3))
+        model = CLIP(encoder, TextTransformer(**TEXT))
+        assert tuple(model.image_projection.kernel.shape) == (6, 16)
+        assert tuple(model.encode_image(make_batch(2)["images"]).shape) == (2, 16)
+        with pytest.raises(ValueError, match=r"images must have shape \(batch, 32, 32, 3\)"):
+            model.encode_image(np.zeros((2, 16, 16, 3), "float32"))
+
+    def test_towers_built_with_output_tokens(self):
+        model = make_clip(vision={"output_tokens": True}, text={"output_tokens": True})
+        plain = make_clip()
+        plain.set_weights(model.get_weights())
+        data = make_batch(2)
+        for key, value in model(data).items():
+            np.testing.assert_allclose(to_numpy(value), to_numpy(plain(data)[key]), atol=1e-5)

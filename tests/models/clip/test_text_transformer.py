@@ -142,3 +142,58 @@ class TestTextTransformer(TestCase):
     def test_bad_config(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             TextTransformer(**{**TINY, **kwargs})
+
+
+class TestTextTransformerOptions(TestCase):
+    """intermediate_dim, output_tokens, use_projection_bias, layer_norm_epsilon."""
+
+    def test_output_tokens_common_checks(self):
+        model = TextTransformer(**TINY, intermediate_dim=50, output_tokens=True,
+                                use_projection_bias=True)
+        self.run_model_test(model, token_ids(),
+                            expected_output_shape={"pooled": (3, 16), "tokens": (3, 16, 32)})
+        assert model.compute_output_shape((4, 10)) == {"pooled": (4, 16),
+                                                       "tokens": (4, 10, 32)}
+
+    def test_intermediate_dim_matches_openai_forward(self):
+        model = TextTransformer(**TINY, intermediate_dim=157)
+        assert tuple(model.blocks[0].mlp.dense_2.kernel.shape) == (157, 32)
+        numpy_clip.randomize_weights(model)
+        ids = token_ids()
+        expected = numpy_clip.openai_text_transformer(ids, numpy_clip.text_state(model),
+                                                      heads=2)
+        np.testing.assert_allclose(to_numpy(model(ids)), expected, atol=1e-4, rtol=1e-4)
+
+    def test_tokens_path_keeps_the_pooled_output(self):
+        fast = TextTransformer(**TINY, use_projection_bias=True)
+        numpy_clip.randomize_weights(fast)
+        full = TextTransformer.from_config({**fast.get_config(), "output_tokens": True})
+        full.set_weights(fast.get_weights())
+        ids = token_ids()
+        mask = np.arange(16)[None, :] <= np.array([5, 9, 15])[:, None]
+        for inputs in (ids, {"token_ids": ids, "padding_mask": mask}):
+            outputs = full(inputs)
+            np.testing.assert_allclose(to_numpy(outputs["pooled"]), to_numpy(fast(inputs)),
+                                       atol=1e-5)
+            np.testing.assert_allclose(to_numpy(outputs["tokens"]),
+                                       to_numpy(fast.token_features(inputs)), atol=1e-6)
+
+    def test_options_round_trip(self):
+        model = TextTransformer(**TINY, use_projection_bias=True, layer_norm_epsilon=1e-6,
+                                intermediate_dim=24, output_tokens=True)
+        assert tuple(model.projection.bias.shape) == (16,)
+        assert model.ln_final.epsilon == 1e-6
+        config = model.get_config()
+        assert TextTransformer.from_config(config).get_config() == config
+        restored = self.check_keras_round_trip(model, token_ids())
+        assert restored.output_tokens and restored.intermediate_dim == 24
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"layer_norm_epsilon": 0.0}, r"layer_norm_epsilon must be > 0"),
+        ({"layer_norm_epsilon": float("nan")}, "layer_norm_epsilon must be finite"),
+        ({"intermediate_dim": -3}, "intermediate_dim=-3"),
+        ({"output_tokens": None}, "output_tokens must be a bool"),
+    ])
+    def test_bad_options(self, kwargs, message):
+        with pytest.raises(ValueError, match=message):
+            TextTransformer(**{**TINY, **kwargs})

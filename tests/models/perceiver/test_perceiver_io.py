@@ -195,7 +195,7 @@ class TestPerceiverIO(TestCase):
             image_model(num_cross_attention_heads=4)(rand(2, 4, 4, 3))
         with pytest.raises(ValueError, match="tie_embeddings=True.*ImageAdapter"):
             PerceiverIO(ImageAdapter((4, 4, 3)), MaskedLMDecoder(), **TINY)
-        with pytest.raises(ValueError, match="input_adapter must be a Keras layer"):
+        with pytest.raises(ValueError, match="input_adapter must be a kerasmm adapter"):
             PerceiverIO("image", ClassificationDecoder(2), **TINY)
         x = multimodal_inputs()
         del x["audio"]

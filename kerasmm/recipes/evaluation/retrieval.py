@@ -1,0 +1,201 @@
+"""`kerasmm eval retrieval`: image-text retrieval recall of any contrastive model."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kerasmm import datasets
+from kerasmm.metrics import zero_shot_retrieval_metrics
+from kerasmm.recipes.evaluation import sources
+from kerasmm.recipes.evaluation.encoding import encode_images
+from kerasmm.recipes.evaluation.encoding import encode_texts
+from kerasmm.recipes.evaluation.encoding import prompt_tokenizer
+from kerasmm.recipes.evaluation.families import check_model_fields
+from kerasmm.recipes.evaluation.families import load_model_and_preprocessor
+from kerasmm.recipes.evaluation.results import evaluation_results
+from kerasmm.recipes.evaluation.results import write_results
+from kerasmm.utils.checks import check_int_tuple
+
+TASK = "zeroshot_retrieval"
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalEvalConfig:
+    """Image-text retrieval over a captioned image set, CLIP_benchmark style.
+
+    Every image and every caption is embedded; `image_retrieval_recall@k`
+    is the fraction of captions whose image is among the `k` best images,
+    `text_retrieval_recall@k` the fraction of images with one of their
+    captions among the `k` best captions
+    (`kerasmm.metrics.zero_shot_retrieval_metrics`).
+
+    `dataset` is one of:
+    - `"shapes"`: the embedded test split (one caption per image);
+    - a Karpathy-format JSON file (`dataset_coco.json`,
+      `dataset_flickr30k.json`: `{"images": [{"filename", "filepath"?,
+      "split", "sentences": [{"raw"}, ...]}, ...]}`), its images found at
+      `image_root/filepath/filename` (`image_root` defaults to the JSON's
+      folder); the entries of `split` are used;
+    - `"tfds:coco_captions"` (Karpathy's splits of COCO, from `data_dir`).
+
+    Example:
+
+    >>> config = RetrievalEvalConfig(num_examples=32, recall_k=(1, 5))
+    >>> config.dataset, config.recall_k
+    ('shapes', (1, 5))
+    """
+
+    # === Model ===
+    preset: str = "shapes_clip_tiny"  # the model, or only its preprocessor with model_path
+    model_path: str = None  # a .keras file written by model.save
+
+    # === Data ===
+    dataset: str = "shapes"  # "shapes", a Karpathy JSON file or "tfds:coco_captions"
+    image_root: str = None  # Karpathy: the folder images are under (default: the JSON's)
+    split: str = "test"  # Karpathy or TFDS split ("test": 5,000 COCO / 1,000 Flickr images)
+    data_dir: str = None  # TFDS data directory (TFDS' default when None)
+    download: bool = False  # let TFDS download a dataset missing from data_dir
+    num_examples: int = None  # evaluate only the first images (with all their captions)
+    recall_k: tuple = (1, 5, 10)
+
+    # === Run ===
+    batch_size: int = 64
+    output_path: str = None  # where the results JSON goes (None: not written)
+
+    def __post_init__(self):
+        check_model_fields(self)
+        kind, _ = sources.parse_dataset(self.dataset, "file")
+        sources.check_data_fields(self)
+        if self.image_root is not None and not os.path.isdir(self.image_root):
+            raise ValueError("image_root must be None or an existing directory. "
+                             f"Received: image_root={self.image_root!r}")
+        if self.image_root is not None and kind != "path":
+            raise ValueError("image_root is for a Karpathy JSON dataset only. "
+                             f"Received: image_root={self.image_root!r}, "
+                             f"dataset={self.dataset!r}")
+        object.__setattr__(self, "recall_k", check_int_tuple("recall_k", self.recall_k))
+
+
+def read_karpathy(path, split, image_root=None):
+    """`(image paths, captions per image)` of a Karpathy-format JSON's `split`.
+
+    Example:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "a.png"), "wb").close()
+    >>> with open(os.path.join(folder, "d.json"), "w") as f:
+    ...     json.dump({"images": [{"filename": "a.png", "split": "test",
+    ...                            "sentences": [{"raw": "A dog."}]}]}, f)
+    >>> paths, captions = read_karpathy(os.path.join(folder, "d.json"), "test")
+    >>> os.path.basename(paths[0]), captions
+    ('a.png', [['A dog.']])
+    """
+    with open(path, encoding="utf-8") as f:
+        try:
+            entries = json.load(f)["images"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"dataset {path!r} is not a Karpathy-format JSON file "
+                             "(a dict with an 'images' list)") from None
+    root = image_root or os.path.dirname(os.path.abspath(path))
+    paths, captions = [], []
+    try:
+        for entry in entries:
+            if entry.get("split") == split:
+                paths.append(os.path.join(root, entry.get("filepath", ""), entry["filename"]))
+                captions.append([sentence["raw"] for sentence in entry["sentences"]])
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"dataset {path!r}: an image entry lacks {error} (each needs "
+                         "'filename', 'split' and 'sentences': [{'raw': ...}])") from None
+    if not paths:
+        found = sorted({str(e.get("split")) for e in entries if isinstance(e, dict)})
+        raise ValueError(f"dataset {path!r} has no image in split {split!r}. "
+                         f"Its splits: {found}")
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"dataset {path!r}: {len(missing)} of its {split} images are not "
+                         f"under image_root={root!r}, e.g. {missing[0]!r}")
+    return paths, captions
+
+
+def _ragged(captions):
+    return tf.ragged.constant(captions, tf.string, ragged_rank=1)
+
+
+def _captioned_images(config, preprocessor):
+    """`(dataset of (images, ragged captions) batches, number of images or
+    None, split)`."""
+    kind, value = sources.parse_dataset(config.dataset, "file")
+    inputs = sources.image_inputs(preprocessor)
+    limit = config.num_examples
+    if kind == sources.SHAPES:
+        data = datasets.generate_shapes("test", limit, sources.shapes_image_size(preprocessor))
+        captions = [[str(caption)] for caption in data["captions"]]
+        ds = tf.data.Dataset.from_tensor_slices((data["images"], _ragged(captions)))
+        ds = ds.map(lambda image, texts: (inputs(image), texts))
+        total, split = len(captions), "test"
+    elif kind == "path":
+        paths, captions = read_karpathy(value, config.split, config.image_root)
+        paths, captions = paths[:limit], captions[:limit]
+        ds = tf.data.Dataset.from_tensor_slices((paths, _ragged(captions)))
+        ds = ds.map(lambda path, texts: (inputs(sources.read_image(path)), texts),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        total, split = len(paths), config.split
+    else:
+        ds, info, split, total = sources.load_tfds(value, config.split, config.data_dir,
+                                                   config.download, limit)
+        if "captions" not in info.features:
+            raise ValueError(f"dataset {config.dataset!r} has no 'captions' feature: "
+                             "expected an image-caption set such as tfds:coco_captions")
+        ds = ds.map(lambda ex: (inputs(sources.rgb(ex["image"])), ex["captions"]["text"]),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.ragged_batch(config.batch_size).prefetch(tf.data.AUTOTUNE), total, split
+
+
+def evaluate_retrieval(config=None, verbose=1):
+    """Retrieval recall@k, both directions, of a preset (or `.keras` model).
+
+    Args:
+        config: a `RetrievalEvalConfig` (default: the shipped
+            `shapes_clip_tiny` on the shapes test split).
+        verbose: 0 silent, 1 live progress bars while encoding, 2 one
+            line per bar.
+
+    Returns:
+        dict as `kerasmm.recipes.evaluation.evaluation_results`: `metrics`
+        holds CLIP_benchmark's `image_retrieval_recall@k` and
+        `text_retrieval_recall@k` for each `k` of `config.recall_k`; also
+        `split`, `num_examples` (images) and `num_captions`. Written to
+        `config.output_path` as JSON when it is set.
+
+    Example:
+
+    >>> config = RetrievalEvalConfig(num_examples=32, recall_k=(1, 5))
+    >>> results = evaluate_retrieval(config, verbose=0)
+    >>> sorted(results["metrics"])[:2], results["num_captions"]
+    (['image_retrieval_recall@1', 'image_retrieval_recall@5'], 32)
+    """
+    config = config or RetrievalEvalConfig()
+    model, preprocessor = load_model_and_preprocessor(config.preset, config.model_path)
+    ds, total, split = _captioned_images(config, preprocessor)
+    if total is not None and max(config.recall_k) > total:
+        raise ValueError(f"recall_k must be at most the number of images ({total}). "
+                         f"Received: recall_k={config.recall_k}")
+    images, caption_batches = encode_images(model, ds, config.batch_size, total, verbose)
+    captions, text_to_image = [], []
+    rows = (texts for batch in caption_batches for texts in batch.to_list())
+    for image, texts in enumerate(rows):
+        captions += [text.decode("utf-8") for text in texts]
+        text_to_image += [image] * len(texts)
+    texts = encode_texts(model, captions, prompt_tokenizer(preprocessor), config.batch_size,
+                         verbose)
+    metrics = zero_shot_retrieval_metrics(images, texts, np.asarray(text_to_image, "int64"),
+                                          recall_k_list=config.recall_k)
+    results = evaluation_results(TASK, metrics, config, model, split=split,
+                                 num_examples=len(images), num_captions=len(captions))
+    if config.output_path:
+        write_results(results, config.output_path)
+    return results

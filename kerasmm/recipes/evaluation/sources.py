@@ -1,0 +1,142 @@
+"""Where evaluation data comes from: the embedded shapes set, local files, or TFDS.
+
+A dataset is named by one string: `"shapes"`, `"tfds:NAME"` (a TFDS name,
+optionally with a config, `"tfds:imagenet_v2/matched-frequency"`) or a
+local path. Images become model inputs through the family's preprocessor,
+inside `tf.data`, whatever their size.
+"""
+
+import os
+
+import tensorflow as tf
+
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_positive_int
+
+SHAPES = "shapes"
+TFDS_PREFIX = "tfds:"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# The shapes generator's own default, for a preprocessor without an image size.
+DEFAULT_SHAPES_IMAGE_SIZE = 64
+
+
+def parse_dataset(dataset, local):
+    """`(kind, value)` of a dataset string: `("shapes", None)`,
+    `("tfds", name)` or `("path", path)`.
+
+    Args:
+        dataset: the string.
+        local: what a local path must be, `"directory"` (an image folder)
+            or `"file"` (an annotation file); it must exist.
+    """
+    if not isinstance(dataset, (str, os.PathLike)) or not os.fspath(dataset):
+        raise ValueError(f"dataset must be a string. Received: dataset={dataset!r}")
+    dataset = os.fspath(dataset)
+    if dataset == SHAPES:
+        return SHAPES, None
+    if dataset.startswith(TFDS_PREFIX):
+        name = dataset[len(TFDS_PREFIX):]
+        if not name:
+            raise ValueError(f"dataset 'tfds:' needs a TFDS name, e.g. 'tfds:cifar10'. "
+                             f"Received: dataset={dataset!r}")
+        return "tfds", name
+    exists = os.path.isdir if local == "directory" else os.path.isfile
+    if not exists(dataset):
+        raise ValueError(f"dataset must be {SHAPES!r}, 'tfds:NAME' or an existing "
+                         f"{local}. Received: dataset={dataset!r} (no such {local})")
+    return "path", dataset
+
+
+def check_data_fields(config):
+    """The data fields every evaluation config shares."""
+    for name in ("split", "data_dir"):
+        value = getattr(config, name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ValueError(f"{name} must be None or a non-empty string. "
+                             f"Received: {name}={value!r}")
+    check_bool("download", config.download)
+    check_positive_int("num_examples", config.num_examples, allow_none=True)
+    check_positive_int("batch_size", config.batch_size)
+    if config.output_path is not None and not isinstance(config.output_path, str):
+        raise ValueError(f"output_path must be None or a path. "
+                         f"Received: output_path={config.output_path!r}")
+
+
+def load_tfds(name, split, data_dir=None, download=False, num_examples=None,
+              as_supervised=False):
+    """`(dataset, info, split, number of examples or None)` of a TFDS dataset.
+
+    `split` None picks `"test"`, else `"validation"` when the dataset has
+    no test split. Nothing is downloaded unless `download`; a dataset
+    missing from `data_dir` raises a ValueError saying so.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(f"dataset 'tfds:{name}': TFDS has no dataset {name!r} "
+                         "(see tfds.list_builders())") from None
+    if split is None:
+        splits = set(builder.info.splits)
+        split = "validation" if "validation" in splits and "test" not in splits else "test"
+    selected = split if num_examples is None else f"{split}[:{num_examples}]"
+    try:
+        dataset, info = tfds.load(name, split=selected, data_dir=data_dir, download=download,
+                                  as_supervised=as_supervised, with_info=True)
+    except AssertionError as error:  # TFDS' way of saying the data is not there.
+        raise ValueError(
+            f"dataset 'tfds:{name}' is not prepared in data_dir={data_dir!r}: download "
+            "and prepare it first (tfds build, or download=True / --download). "
+            f"TFDS said: {error}") from None
+    total = info.splits[split].num_examples if split in info.splits else None
+    if total and num_examples:
+        total = min(total, num_examples)
+    return dataset, info, split, total or None
+
+
+def read_image(path):
+    """uint8 `(H, W, 3)` pixels of an image file (PNG, JPEG, BMP, GIF), in tf.data."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+
+
+def rgb(image):
+    """A TFDS image as 3 channels: grey repeated, alpha dropped."""
+    channels = image.shape[-1]
+    if channels == 1:
+        return tf.image.grayscale_to_rgb(image)
+    return image[..., :3] if channels == 4 else image
+
+
+def image_inputs(preprocessor):
+    """The function turning one raw image into the model's input."""
+    return lambda image: preprocessor({"images": image})["images"]
+
+
+def shapes_image_size(preprocessor):
+    """The size to draw shapes images at: the preprocessor's output size (so
+    its resize is the identity, as in training), else the generator's default."""
+    image_preprocessor = getattr(preprocessor, "image_preprocessor", None)
+    return getattr(image_preprocessor, "image_size", None) or DEFAULT_SHAPES_IMAGE_SIZE
+
+
+def list_image_folder(directory):
+    """`(paths, labels, class_folders)` of an image folder: one subfolder per
+    class (sorted by name, as `keras.utils.image_dataset_from_directory`
+    numbers them), image files at any depth below it, sorted."""
+    classes = sorted(entry.name for entry in os.scandir(directory)
+                     if entry.is_dir() and not entry.name.startswith("."))
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        found = []
+        for root, _, files in os.walk(os.path.join(directory, name)):
+            found += [os.path.join(root, f) for f in files
+                      if f.lower().endswith(IMAGE_EXTENSIONS)]
+        paths += sorted(found)
+        labels += [label] * len(found)
+    if not paths:
+        raise ValueError(
+            f"dataset {directory!r} holds no images in class subfolders: expected "
+            f"<dataset>/<class name>/<image> with extensions {IMAGE_EXTENSIONS}. "
+            f"Found: {sorted(os.listdir(directory))[:20]}")
+    return paths, labels, classes

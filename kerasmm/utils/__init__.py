@@ -1,0 +1,1 @@
+"""kerasmm.utils: argument checks and constants (the ground floor)."""

@@ -4,6 +4,9 @@ import keras
 from keras import ops
 
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
+from kerasmm.losses.grad_cache import check_accumulation_steps
+from kerasmm.losses.grad_cache import grad_cache_train_step
+from kerasmm.losses.grad_cache import grad_cache_train_step_jax
 
 
 class ContrastiveLossMixin:
@@ -33,36 +36,65 @@ class ContrastiveLossMixin:
 
     Example:
 
-    ```python
-    class TwoTowers(kerasmm.losses.ContrastiveLossMixin, keras.Model):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.image_tower = keras.layers.Dense(8)
-            self.text_tower = keras.layers.Dense(8)
-            self.logit_scale = self.add_weight(
-                shape=(), initializer=keras.initializers.Constant(2.6592))
-
-        def call(self, inputs):
-            return {
-                "image_embeddings": keras.ops.normalize(
-                    self.image_tower(inputs["images"]), axis=-1),
-                "text_embeddings": keras.ops.normalize(
-                    self.text_tower(inputs["texts"]), axis=-1),
-                "logit_scale": keras.ops.convert_to_tensor(self.logit_scale),
-            }
-
-    model = TwoTowers()
-    model.compile(
-        optimizer="adam",
-        loss=kerasmm.losses.CLIPLoss(),
-        metrics=[kerasmm.metrics.RecallAtK(k=1)],
-    )
-    # model.fit(dataset_of_feature_dicts, epochs=1)
-    ```
+    >>> class TwoTowers(kerasmm.losses.ContrastiveLossMixin, keras.Model):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.image_tower = keras.layers.Dense(8)
+    ...         self.text_tower = keras.layers.Dense(8)
+    ...         self.logit_scale = self.add_weight(
+    ...             shape=(), initializer=keras.initializers.Constant(2.6592))
+    ...
+    ...     def call(self, inputs):
+    ...         return {
+    ...             "image_embeddings": keras.ops.normalize(
+    ...                 self.image_tower(inputs["images"]), axis=-1),
+    ...             "text_embeddings": keras.ops.normalize(
+    ...                 self.text_tower(inputs["texts"]), axis=-1),
+    ...             "logit_scale": keras.ops.convert_to_tensor(self.logit_scale),
+    ...         }
+    >>> model = TwoTowers()
+    >>> model.compile(optimizer="adam", loss=kerasmm.losses.CLIPLoss())
+    >>> features = {"images": np.random.default_rng(0).normal(size=(16, 4)),
+    ...             "texts": np.random.default_rng(1).normal(size=(16, 6))}
+    >>> history = model.fit(features, batch_size=8, epochs=2, verbose=0)
+    >>> len(history.history["loss"]), bool(np.isfinite(history.history["loss"]).all())
+    (2, True)
     """
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
-                metrics=None, weighted_metrics=None, **kwargs):
+                metrics=None, weighted_metrics=None, accumulation_steps=1,
+                **kwargs):
+        """Keras' `compile`, plus `accumulation_steps` for contrastive losses.
+
+        `accumulation_steps=k` (an int >= 1; > 1 needs a
+        `kerasmm.losses.ContrastiveLoss` and the TensorFlow or JAX backend) splits
+        each batch `fit` gets into `k` equal micro-batches (the batch size
+        must be divisible by `k`) to cut activation memory, while the batch
+        stays the contrastive batch: every example still sees all the
+        batch's negatives. The train step is GradCache (Gao et al., 2021;
+        `kerasmm.losses.grad_cache`): embed all micro-batches without
+        gradient, compute the loss and its gradient w.r.t. the embeddings
+        (and `logit_scale` / `logit_bias`) over the whole batch, re-run each
+        micro-batch with gradient to back-propagate the cached embedding
+        gradients, and take one optimizer step. Gradients equal those of
+        `k=1` up to float round-off, at the cost of one extra forward pass.
+        It works under `tf.distribute` strategies (the loss still gathers
+        every replica's embeddings), JAX's `DataParallel` and with the
+        losses' `chunk_size`.
+
+        Keras' `optimizer.gradient_accumulation_steps` does *not* do this:
+        it runs `fit` on each micro-batch as a batch of its own and averages
+        the gradients of the per-micro-batch losses, so each example is
+        contrasted only against its micro-batch's negatives (`k` times fewer,
+        a different and easier objective).
+
+        Forward passes must be deterministic for the gradients to be exact:
+        with dropout (or patch dropout) the re-run draws other masks than
+        the embedding pass. BatchNorm towers see per-micro-batch statistics
+        (and update their moving averages in both passes); lock them with
+        frozen statistics (`kerasmm.models.clip.lock_tower`) for exactness.
+        """
+        accumulation_steps = check_accumulation_steps(accumulation_steps, loss)
         output_dict_metrics, other_metrics = _split_metrics(metrics)
         contrastive = isinstance(loss, ContrastiveLoss)
         if contrastive and loss_weights is not None and (
@@ -92,6 +124,18 @@ class ContrastiveLossMixin:
         object.__setattr__(self, "_contrastive_loss_weight",
                            loss_weights if contrastive else None)
         object.__setattr__(self, "_user_compile_metrics", metrics)
+        object.__setattr__(self, "accumulation_steps", accumulation_steps)
+
+    def train_step(self, *args, **kwargs):
+        steps = getattr(self, "accumulation_steps", 1)
+        if steps == 1:
+            return super().train_step(*args, **kwargs)
+        if keras.backend.backend() == "jax":  # (state, data) -> (logs, state)
+            return grad_cache_train_step_jax(self, *args, steps=steps, **kwargs)
+        logs = grad_cache_train_step(self, *args, steps=steps, **kwargs)
+        # Under several TF workers, MultiWorkerTrainerMixin reshapes the logs.
+        multi_worker_logs = getattr(self, "_multi_worker_logs", None)
+        return multi_worker_logs(logs) if multi_worker_logs else logs
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
@@ -126,6 +170,8 @@ class ContrastiveLossMixin:
 
     def get_compile_config(self):
         config = super().get_compile_config()
+        if config and getattr(self, "accumulation_steps", 1) != 1:
+            config["accumulation_steps"] = self.accumulation_steps
         if config and getattr(self, "_output_dict_metrics", ()):
             config["metrics"] = keras.saving.serialize_keras_object(
                 self._user_compile_metrics

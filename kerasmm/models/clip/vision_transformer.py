@@ -13,6 +13,8 @@ from kerasmm.models.clip.clip_utils import check_transformer_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.clip.clip_utils import transformer_config
+from kerasmm.models.clip.patch_dropout import PatchDropout
+from kerasmm.utils.checks import check_rate
 from kerasmm.utils.checks import check_images
 
 
@@ -68,6 +70,11 @@ class VisionTransformer(keras.Model):
             `int(4.9231 * hidden_dim)`.
         use_projection_bias: bool, give the output projection a bias.
         output_tokens: bool, also return the token sequence (see Returns).
+        patch_dropout: float in [0, 1): in training only, keep a random
+            `round((1 - patch_dropout) * num_patches)` of the patch tokens
+            (the class token always), per example, after the position
+            embeddings (FLIP; open_clip's `patch_dropout`); the identity at
+            inference. In training the returned `"tokens"` are the kept ones.
 
     Call arguments:
         images: float `(batch, image_size, image_size, 3)`, channels last,
@@ -103,7 +110,7 @@ class VisionTransformer(keras.Model):
                  num_layers=12, num_heads=12, output_dim=512,
                  activation="quick_gelu", layer_norm_epsilon=1e-5, remat=False,
                  intermediate_dim=None, use_projection_bias=False,
-                 output_tokens=False, **kwargs):
+                 output_tokens=False, patch_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          image_size=image_size, patch_size=patch_size,
@@ -127,6 +134,7 @@ class VisionTransformer(keras.Model):
         self.intermediate_dim = intermediate_dim
         self.use_projection_bias = use_projection_bias
         self.output_tokens = output_tokens
+        self.patch_dropout = check_rate("patch_dropout", patch_dropout)
         self.num_patches = (image_size // patch_size) ** 2
         # OpenAI initialises class token, positions and projection with
         # N(0, width ** -0.5).
@@ -140,6 +148,11 @@ class VisionTransformer(keras.Model):
         self.position_embedding = LearnedPositionEmbedding(
             self.num_patches + 1, initializer=normal(scale),
             name="position_embedding", dtype=dtype)
+        # Only when used: no seed state in the variables of other models.
+        self.token_dropout = None
+        if self.patch_dropout:
+            self.token_dropout = PatchDropout(self.patch_dropout, num_prefix_tokens=1,
+                                              name="patch_dropout", dtype=dtype)
         self.ln_pre = layer_norm(layer_norm_epsilon, "ln_pre", dtype)
         self.blocks = [
             SelfAttention(num_heads, widening_factor=4, activation=activation,
@@ -183,6 +196,8 @@ class VisionTransformer(keras.Model):
                                        (batch, 1, self.hidden_dim))
         x = ops.concatenate([class_token, x], axis=1)
         x = x + self.position_embedding(x)
+        if self.token_dropout is not None:
+            x = self.token_dropout(x, training=training)
         x = self.ln_pre(x)
         if self.output_tokens:
             for block in self.blocks:
@@ -215,5 +230,6 @@ class VisionTransformer(keras.Model):
             "image_size": self.image_size,
             "patch_size": self.patch_size,
             **transformer_config(self),
+            "patch_dropout": self.patch_dropout,
         })
         return config

@@ -11,15 +11,15 @@ from kerasmm.layers.remat import maybe_remat
 from kerasmm.models.clip.clip_utils import check_tower_args
 from kerasmm.models.clip.clip_utils import check_transformer_args
 from kerasmm.models.clip.clip_utils import layer_norm
+from kerasmm.models.clip.image_tower import ImageTowerMixin
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.clip.clip_utils import transformer_config
 from kerasmm.models.clip.patch_dropout import PatchDropout
 from kerasmm.utils.checks import check_rate
-from kerasmm.utils.checks import check_images
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class VisionTransformer(keras.Model):
+class VisionTransformer(ImageTowerMixin, keras.Model):
     """CLIP's image tower: a pre-LN ViT pooled at its class token.
 
     Mirrors OpenAI's `VisionTransformer` step by step, so that its weights
@@ -183,10 +183,6 @@ class VisionTransformer(keras.Model):
         self.ln_post.build((None, self.hidden_dim))
         self.projection.build((None, self.hidden_dim))
 
-    def _check_images(self, shape, dtype=None):
-        size = self.image_size
-        check_images("images", shape, (size, size, 3), f"image_size={size}", dtype)
-
     def call(self, images, training=None):
         self._check_images(images.shape, images.dtype)
         x = self.patch_embedding(ops.cast(images, self.compute_dtype))
@@ -211,18 +207,10 @@ class VisionTransformer(keras.Model):
             x, training=training, query_index=ops.zeros((batch,), "int32"))
         return self.projection(self.ln_post(x[:, 0, :]))
 
-    def compute_output_spec(self, images, training=None):
-        # Symbolic calls skip `call`: refuse integer images here too.
-        self._check_images(images.shape, images.dtype)
-        return super().compute_output_spec(images, training=training)
-
-    def compute_output_shape(self, input_shape):
-        self._check_images(input_shape)
-        pooled = (input_shape[0], self.output_dim)
-        if self.output_tokens:
-            return {"pooled": pooled,
-                    "tokens": (input_shape[0], self.num_patches, self.hidden_dim)}
-        return pooled
+    @property
+    def pooled_dim(self):
+        """The width of the pooled vector."""
+        return self.output_dim
 
     def get_config(self):
         config = super().get_config()

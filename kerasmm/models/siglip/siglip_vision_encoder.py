@@ -7,17 +7,17 @@ from kerasmm.layers import LearnedPositionEmbedding
 from kerasmm.layers import PatchEmbedding
 from kerasmm.layers.remat import maybe_remat
 from kerasmm.models.clip.clip_utils import layer_norm
+from kerasmm.models.clip.image_tower import ImageTowerMixin
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.siglip.multihead_attention_pooling import MultiheadAttentionPooling
 from kerasmm.models.siglip.siglip_utils import encoder_blocks
 from kerasmm.models.siglip.siglip_utils import set_transformer_args
 from kerasmm.models.siglip.siglip_utils import transformer_config
-from kerasmm.utils.checks import check_images
 from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class SigLIPVisionEncoder(keras.Model):
+class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
     """SigLIP's image tower: a ViT without class token, pooled by a MAP head.
 
     Mirrors Hugging Face's `SiglipVisionModel` (SigLIP and the fixed-
@@ -125,10 +125,6 @@ class SigLIPVisionEncoder(keras.Model):
         self.ln_post.build(sequence_shape)
         self.head.build(sequence_shape)
 
-    def _check_images(self, shape, dtype=None):
-        check_images("images", shape, self.image_shape, f"image_size={self.image_size}",
-                     dtype)
-
     @property
     def image_shape(self):
         """The shape of one input image, `(image_size, image_size, 3)`."""
@@ -146,18 +142,10 @@ class SigLIPVisionEncoder(keras.Model):
             return {"pooled": pooled, "tokens": x}
         return pooled
 
-    def compute_output_spec(self, images, training=None):
-        # Symbolic calls skip `call`: refuse integer images here too.
-        self._check_images(images.shape, images.dtype)
-        return super().compute_output_spec(images, training=training)
-
-    def compute_output_shape(self, input_shape):
-        self._check_images(input_shape)
-        pooled = (input_shape[0], self.hidden_dim)
-        if self.output_tokens:
-            return {"pooled": pooled,
-                    "tokens": (input_shape[0], self.num_patches, self.hidden_dim)}
-        return pooled
+    @property
+    def pooled_dim(self):
+        """The width of the pooled vector."""
+        return self.hidden_dim
 
     def get_config(self):
         config = super().get_config()

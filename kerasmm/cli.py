@@ -26,9 +26,21 @@ The recipes (and with them TensorFlow) are imported inside the commands.
 import argparse
 import dataclasses
 import functools
+import importlib
 import json
 import sys
 import textwrap
+
+# Commands defined in other modules. Each has `add_parser(commands)`, which adds
+# its sub-parser to `commands` (argparse's sub-parsers action) and sets
+# `handler=`, a function of the parsed arguments returning the exit status.
+# Nothing heavy at their top level: TensorFlow is imported inside the handlers.
+COMMAND_MODULES = ()
+
+# `kerasmm demo NAME`: "module:function" of each demo but clip (below). The
+# function takes the parsed `demo` arguments (an option left out is None: the
+# demo's own default) and returns the exit status.
+DEMOS = {}
 
 JSON_KEYS = (
     "zero_shot_accuracy",
@@ -95,7 +107,8 @@ def _add_demo_parser(commands):
             "print zero-shot accuracy and retrieval recall, save the model as\n"
             ".keras and a PNG of text queries with their top images."),
         epilog=_demo_epilog(full, small))
-    demo.add_argument("name", nargs="?", choices=("clip",), default="clip",
+    demo.set_defaults(handler=run_demo_command)
+    demo.add_argument("name", nargs="?", choices=("clip", *DEMOS), default="clip",
                       help="which demo (default clip)")
     demo.add_argument("--epochs", type=_positive_int, default=None,
                       help=f"training epochs (default {full.epochs}; "
@@ -192,6 +205,7 @@ def _add_eval_parser(commands):
         add("output_path", help="write the results JSON there")
         parser.add_argument("--json", action="store_true",
                             help="end stdout with one JSON line holding the results")
+        parser.set_defaults(handler=run_eval_command)
 
 
 def eval_config(args):
@@ -243,6 +257,8 @@ def build_parser():
     commands.required = True
     _add_demo_parser(commands)
     _add_eval_parser(commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(commands)
     return parser
 
 
@@ -265,6 +281,9 @@ def _json_line(results):
 
 
 def run_demo_command(args):
+    if args.name != "clip":
+        module, function = DEMOS[args.name].split(":")
+        return getattr(importlib.import_module(module), function)(args)
     from kerasmm.recipes.clip_demo import run_clip_demo
     from kerasmm.recipes.output_dir import prepare_output_dir
 
@@ -287,11 +306,7 @@ def run_demo_command(args):
 def main(argv=None):
     """Entry point of the `kerasmm` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return run_demo_command(args)
-    if args.command == "eval":
-        return run_eval_command(args)
-    return 2  # unreachable: argparse requires a known command
+    return args.handler(args)
 
 
 if __name__ == "__main__":

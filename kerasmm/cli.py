@@ -1,5 +1,7 @@
 """The `kerasmm` command (also `python -m kerasmm`).
 
+    kerasmm [--verbose] COMMAND ...   (`--verbose` may also follow the command)
+
     kerasmm demo [clip] [--epochs N] [--steps-per-epoch N] [--batch-size N]
                  [--seed N] [--output-dir DIR] [--overwrite] [--small] [--json]
 
@@ -20,7 +22,12 @@ preprocessor) with CLIP_benchmark's metrics and prints them; `--output`
 writes the results JSON, `--json` ends stdout with it. Its values come from
 `kerasmm.recipes.evaluation.ZeroShotEvalConfig` / `RetrievalEvalConfig`.
 
-The recipes (and with them TensorFlow) are imported inside the commands.
+`kerasmm --help` and each command's `--help` import no TensorFlow (under a
+second): the parsers read only the recipes' config dataclasses, and in the
+command's process `import kerasmm` loads sub-packages on first use (see
+`kerasmm/__init__.py`). A command imports its recipe (and TensorFlow) when it
+runs, inside `kerasmm.utils.quiet.quiet_backend_logs`, which keeps TensorFlow's,
+XLA's and JAX's start-up logs off stderr unless `--verbose` is given.
 """
 
 import argparse
@@ -31,16 +38,19 @@ import json
 import sys
 import textwrap
 
+from kerasmm.utils.quiet import quiet_backend_logs
+
 # Commands defined in other modules. Each has `add_parser(commands)`, which adds
 # its sub-parser to `commands` (argparse's sub-parsers action) and sets
 # `handler=`, a function of the parsed arguments returning the exit status.
 # Nothing heavy at their top level: TensorFlow is imported inside the handlers.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("kerasmm.app.search_command", "kerasmm.app.shards_command",
+                   "kerasmm.app.caption_command")
 
 # `kerasmm demo NAME`: "module:function" of each demo but clip (below). The
 # function takes the parsed `demo` arguments (an option left out is None: the
 # demo's own default) and returns the exit status.
-DEMOS = {}
+DEMOS = {"caption": "kerasmm.recipes.caption_demo:run_caption_demo_command"}
 
 JSON_KEYS = (
     "zero_shot_accuracy",
@@ -249,6 +259,22 @@ def run_eval_command(args):
     return 0
 
 
+VERBOSE_HELP = ("show the info and warning logs of TensorFlow, XLA and JAX, such as "
+                "their start-up lines (hidden by default)")
+
+
+def _add_verbose(parser, default):
+    """`--verbose` on `parser` and on every (sub-)command parser below it, so it
+    may follow the command too; sub-commands keep the value given before them."""
+    if "--verbose" not in parser._option_string_actions:  # A command's own wins.
+        parser.add_argument("--verbose", action="store_true", default=default,
+                            help=VERBOSE_HELP)
+    for action in parser._actions:  # argparse lists sub-parsers only here.
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _add_verbose(command, argparse.SUPPRESS)
+
+
 def build_parser():
     """The argument parser of the `kerasmm` command."""
     parser = argparse.ArgumentParser(
@@ -259,6 +285,7 @@ def build_parser():
     _add_eval_parser(commands)
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_parser(commands)
+    _add_verbose(parser, False)
     return parser
 
 
@@ -306,6 +333,28 @@ def run_demo_command(args):
 def main(argv=None):
     """Entry point of the `kerasmm` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        return _run_command(args)
+    with quiet_backend_logs():
+        return _run_command(args)
+
+
+def _run_command(args):
+    # In the command's process `import kerasmm` imported no sub-package (see
+    # kerasmm/__init__.py): register every class with Keras now, as a command
+    # may load any `.keras` file. The same sub-packages as `kerasmm.SUBPACKAGES`.
+    from kerasmm import convert  # noqa: F401
+    from kerasmm import datasets  # noqa: F401
+    from kerasmm import distribute  # noqa: F401
+    from kerasmm import layers  # noqa: F401
+    from kerasmm import losses  # noqa: F401
+    from kerasmm import metrics  # noqa: F401
+    from kerasmm import models  # noqa: F401
+    from kerasmm import optim  # noqa: F401
+    from kerasmm import preprocessing  # noqa: F401
+    from kerasmm import presets  # noqa: F401
+    from kerasmm import tasks  # noqa: F401
+
     return args.handler(args)
 
 

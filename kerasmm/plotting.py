@@ -1,27 +1,40 @@
 """Pictures of retrieval results: text queries and the images they find.
 
-matplotlib is optional (it is in the `test` extra, not a requirement):
-`plot_text_to_image` needs it and says so when it is missing;
-`save_retrieval_png` falls back to a plain image grid without labels,
-written with TensorFlow, so the demo always leaves a PNG behind.
+Drawn with Pillow (a kerasmm requirement), so every install writes the
+same labelled picture: a title, one row per query with the query's text
+on the left and its top images left to right, each image enlarged (nearest
+neighbour, at least `cell_size` pixels) with its score under it and, when
+`matches` is given, a green frame and check mark for a right image, a red
+frame and cross for a wrong one. The result is a `PIL.Image.Image`, which
+Jupyter displays as it is.
 """
 
+import math
 import os
+import textwrap
 
 import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
 
-MATPLOTLIB_MISSING = (
-    "Plotting with labels needs matplotlib, which kerasmm does not require. "
-    "Install it with `pip install matplotlib`."
-)
+RIGHT = (0, 140, 60)  # Frame and mark of an image that matches its query.
+WRONG = (205, 30, 30)
+TEXT = (20, 20, 20)
+BACKGROUND = (255, 255, 255)
+MARGIN = 12  # Around the picture and between its columns.
+GAP = 8  # Between rows, and between an image and its score.
+FRAME = 4  # Width of the green / red frame.
+FONT_SIZE = 14
+TITLE_SIZE = 17
+QUERY_CHARACTERS = 26  # Where a query's text wraps.
 
 
-def _matplotlib_figure():
+def _font(size):
     try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(MATPLOTLIB_MISSING) from error
-    return Figure
+        return ImageFont.load_default(size=size)  # Pillow's bundled TrueType font.
+    except (TypeError, ImportError, OSError):  # Pillow without FreeType.
+        return ImageFont.load_default()
 
 
 def _check_grid(queries, images, indices):
@@ -51,86 +64,144 @@ def to_display(images):
     return np.round(255 * (images - low) / np.maximum(high - low, 1e-6)).astype("uint8")
 
 
-def plot_text_to_image(queries, images, indices, scores=None, matches=None,
-                       image_inches=1.1):
-    """A grid: one row per text query, its top retrieved images left to right.
+def retrieval_layout(queries, image_shape, k, cell_size=96, title_lines=1):
+    """Where `plot_text_to_image` draws each part, in pixels.
 
     Args:
         queries: list of str, one per row.
+        image_shape: `(height, width)` of the searched images.
+        k: int, images per row.
+        cell_size: int, the least size of an enlarged image's longer side.
+        title_lines: int, lines of text above the grid.
+
+    Returns:
+        A dict: `"size"` `(width, height)` of the picture, `"scale"` the
+        integer enlargement, `"query_boxes"` one `(left, top, right,
+        bottom)` per row, `"image_boxes"` `[row][col]` boxes of the
+        enlarged images, `"score_origins"` `[row][col]` `(x, y)` of the
+        scores, `"title_origin"` `(x, y)`, `"wrapped"` each query's lines.
+
+    Example:
+
+    >>> layout = retrieval_layout(["a red circle"], (32, 32), k=3)
+    >>> layout["scale"], layout["image_boxes"][0][0][2] - layout["image_boxes"][0][0][0]
+    (3, 96)
+    """
+    height, width = image_shape[:2]
+    scale = max(1, math.ceil(cell_size / max(height, width)))
+    font = _font(FONT_SIZE)
+    line_height = FONT_SIZE + 4
+    wrapped = [textwrap.wrap(q, QUERY_CHARACTERS) or [""] for q in queries]
+    label_width = max(font.getbbox(line)[2] for lines in wrapped for line in lines)
+    image_width, image_height = width * scale, height * scale
+    cell_width = max(image_width + 2 * FRAME, font.getbbox("0.000 x")[2])
+    row_height = max(image_height + 2 * FRAME + GAP + line_height,
+                     line_height * max(len(lines) for lines in wrapped))
+    top = MARGIN + title_lines * (TITLE_SIZE + 6) + GAP
+    grid_left = MARGIN + label_width + MARGIN
+    query_boxes, image_boxes, score_origins = [], [], []
+    for row, lines in enumerate(wrapped):
+        row_top = top + row * (row_height + GAP)
+        text_top = row_top + FRAME + (image_height - line_height * len(lines)) // 2
+        query_boxes.append((MARGIN, max(row_top, text_top), MARGIN + label_width,
+                            max(row_top, text_top) + line_height * len(lines)))
+        boxes, origins = [], []
+        for col in range(k):
+            left = grid_left + col * (cell_width + MARGIN) + FRAME
+            boxes.append((left, row_top + FRAME, left + image_width,
+                          row_top + FRAME + image_height))
+            origins.append((left, row_top + 2 * FRAME + image_height + GAP // 2))
+        image_boxes.append(boxes)
+        score_origins.append(origins)
+    size = (grid_left + k * (cell_width + MARGIN),
+            top + len(queries) * (row_height + GAP) + MARGIN)
+    return {"size": size, "scale": scale, "query_boxes": query_boxes,
+            "image_boxes": image_boxes, "score_origins": score_origins,
+            "title_origin": (MARGIN, MARGIN), "wrapped": wrapped}
+
+
+def _draw_mark(draw, x, y, size, right):
+    """A check mark (right) or a cross (wrong), `size` pixels square at `(x, y)`."""
+    color, width = (RIGHT, 3) if right else (WRONG, 3)
+    if right:
+        draw.line([(x, y + size // 2), (x + size // 3, y + size), (x + size, y)],
+                  fill=color, width=width)
+    else:
+        draw.line([(x, y), (x + size, y + size)], fill=color, width=width)
+        draw.line([(x, y + size), (x + size, y)], fill=color, width=width)
+
+
+def plot_text_to_image(queries, images, indices, scores=None, matches=None, title=None,
+                       cell_size=96):
+    """A picture: one row per text query, its top retrieved images left to right.
+
+    Args:
+        queries: list of str, one per row, written left of the row.
         images: the searched images `(N, H, W, 3)`, uint8 or float.
         indices: int `(num_queries, k)`, the retrieved image indices, best
             first (e.g. from `kerasmm.tasks.Retriever.search_text`).
-        scores: optional float `(num_queries, k)`, shown under each image.
-        matches: optional bool `(num_queries, k)`: a green frame marks an
-            image that matches its query, a red one an image that does not.
-        image_inches: size of one image cell in inches.
+        scores: optional float `(num_queries, k)`, written under each image.
+        matches: optional bool `(num_queries, k)`: a green frame and a check
+            mark for an image that matches its query, a red frame and a
+            cross for one that does not.
+        title: optional str above the grid (default: what the grid shows).
+        cell_size: int, the least size in pixels of an image's longer side;
+            images are enlarged by a whole factor, nearest neighbour.
 
     Returns:
-        A `matplotlib.figure.Figure` (displayed by Jupyter; save it with
-        `figure.savefig(path)`).
+        An RGB `PIL.Image.Image` (Jupyter displays it; `image.save(path)`).
+
+    Example:
+
+    >>> images = np.zeros((4, 8, 8, 3), "uint8")
+    >>> picture = plot_text_to_image(["a red circle", "a blue cross"], images,
+    ...                              [[0, 1, 2], [3, 2, 1]], scores=np.ones((2, 3)))
+    >>> picture.mode, picture.size[0] > 3 * 96
+    ('RGB', True)
     """
-    figure_class = _matplotlib_figure()
     indices = _check_grid(queries, images, indices)
     images = to_display(images)
-    rows, k = indices.shape
-    label_inches = 0.2 + 0.055 * max(len(q) for q in queries)  # room for the queries
-    width = label_inches + image_inches * k + 0.1
-    height = image_inches * rows + 0.4
-    figure = figure_class(figsize=(width, height))
-    axes = figure.subplots(rows, k, squeeze=False)
-    for row, query in enumerate(queries):
+    k = indices.shape[1]
+    if title is None:
+        title = f"Text-to-image retrieval: each query's top {k} images, best first"
+    legend = ("the score under each image; green frame and tick: the image matches the "
+              "query, red frame and cross: it does not")
+    lines = [title] + ([legend] if matches is not None else [])
+    layout = retrieval_layout(queries, images.shape[1:3], k, cell_size, len(lines))
+    picture = Image.new("RGB", layout["size"], BACKGROUND)
+    draw = ImageDraw.Draw(picture)
+    font, title_font = _font(FONT_SIZE), _font(TITLE_SIZE)
+    x, y = layout["title_origin"]
+    for i, line in enumerate(lines):
+        draw.text((x, y + i * (TITLE_SIZE + 6)), line, fill=TEXT,
+                  font=title_font if i == 0 else font)
+    for row in range(len(queries)):
+        left, top = layout["query_boxes"][row][:2]
+        for i, line in enumerate(layout["wrapped"][row]):
+            draw.text((left, top + i * (FONT_SIZE + 4)), line, fill=TEXT, font=font)
         for col in range(k):
-            axis = axes[row, col]
-            axis.imshow(images[indices[row, col]], interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if scores is not None:
-                axis.set_xlabel(f"{float(np.asarray(scores)[row, col]):.2f}", fontsize=7)
+            box = layout["image_boxes"][row][col]
+            tile = Image.fromarray(images[indices[row, col]])
+            picture.paste(tile.resize((box[2] - box[0], box[3] - box[1]), Image.NEAREST),
+                          box[:2])
+            x, y = layout["score_origins"][row][col]
             if matches is not None:
-                color = "tab:green" if np.asarray(matches)[row, col] else "tab:red"
-                for spine in axis.spines.values():
-                    spine.set_edgecolor(color)
-                    spine.set_linewidth(2.5)
-        axes[row, 0].set_ylabel(query, rotation=0, ha="right", va="center", fontsize=8)
-    figure.subplots_adjust(left=label_inches / width, right=1 - 0.1 / width,
-                           top=1 - 0.1 / height, bottom=0.3 / height, wspace=0.08,
-                           hspace=0.25)
-    return figure
+                right = bool(np.asarray(matches)[row, col])
+                frame = [box[0] - FRAME, box[1] - FRAME, box[2] + FRAME - 1,
+                         box[3] + FRAME - 1]
+                draw.rectangle(frame, outline=RIGHT if right else WRONG, width=FRAME)
+                _draw_mark(draw, box[2] - FONT_SIZE + 2, y + 2, FONT_SIZE - 4, right)
+            if scores is not None:
+                draw.text((x, y), f"{float(np.asarray(scores)[row, col]):.3f}",
+                          fill=TEXT, font=font)
+    return picture
 
 
-def image_grid(images, indices, pad=2):
-    """The retrieved images tiled into one uint8 array, a row per query."""
-    images = to_display(images)
-    indices = np.asarray(indices)
-    rows, k = indices.shape
-    height, width = images.shape[1:3]
-    grid = np.full((rows * (height + pad) + pad, k * (width + pad) + pad, 3), 255, "uint8")
-    for row in range(rows):
-        for col in range(k):
-            top, left = pad + row * (height + pad), pad + col * (width + pad)
-            grid[top:top + height, left:left + width] = images[indices[row, col]]
-    return grid
-
-
-def save_retrieval_png(path, queries, images, indices, scores=None, matches=None):
-    """Writes the text-to-image retrieval grid to `path` (a PNG file).
-
-    With matplotlib: `plot_text_to_image`'s labelled figure. Without it:
-    the bare image grid (`image_grid`, rows in the order of `queries`),
-    written by TensorFlow.
-
-    Returns:
-        `(path, labelled)`: the path written and whether it has labels.
-    """
-    indices = _check_grid(queries, images, indices)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    try:
-        figure = plot_text_to_image(queries, images, indices, scores, matches)
-    except ImportError:
-        import tensorflow as tf
-
-        tf.io.write_file(path, tf.io.encode_png(image_grid(images, indices)))
-        return path, False
-    figure.savefig(path, dpi=110)
-    return path, True
+def save_retrieval_png(path, queries, images, indices, scores=None, matches=None,
+                       title=None):
+    """Writes `plot_text_to_image`'s picture to `path` (a PNG file, its folder
+    made if missing) and returns `path`."""
+    picture = plot_text_to_image(queries, images, indices, scores, matches, title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    picture.save(path, format="PNG")
+    return path

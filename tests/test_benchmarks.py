@@ -128,3 +128,37 @@ def test_remat_memory_quick():
         assert float(row[1]) > 0, row  # the gradients are not all zero
         assert float(row[2]) <= 1e-5 * max(1.0, float(row[1])), row  # remat == plain
         assert row[3].endswith("x") and row[5].endswith("x"), row  # ratios
+
+
+@pytest.mark.slow
+def test_cli_startup_quick():
+    out = run_quick("cli_startup.py")
+    rows = {name: float(seconds) for name, seconds in re.findall(
+        r"^  (\S.*?)\s{2,}(\d+\.\d\d) s$", out, re.MULTILINE)}
+    assert set(rows) == {"kerasmm --help", "python -m kerasmm --help",
+                         "eager: import kerasmm + --help"}, out
+    assert all(seconds > 0 for seconds in rows.values())
+    assert re.search(r"kerasmm --help is \d+\.\dx faster than with eager imports", out)
+
+
+@pytest.mark.slow
+def test_accumulation_memory_quick():
+    out = run_quick("accumulation_memory.py", "--steps", "1", "4")
+    assert "Train step by accumulation_steps" in out and "Against k=1" in out
+    families = ("clip", "siglip")
+    runs = [r for f in families for r in table_rows(out, f) if len(r) > 9]
+    assert {(r[0], r[1]) for r in runs} == {(f, k) for f in families for k in ("1", "4")}
+    scale = {m.group(1): float(m.group(2))
+             for m in re.finditer(r"(\w+): max \|dW\(k=1\)\| = ([0-9.e+-]+)", out)}
+    assert set(scale) == set(families) and all(v > 0 for v in scale.values()), out
+    for row in runs:
+        assert row[-1] == "ok", row
+        # GradCache changes the memory, not the update: k=4's first step is k=1's.
+        assert float(row[-2]) <= 1e-5 * max(1.0, scale[row[0]]), row
+    ratios = [r for f in families for r in table_rows(out, f) if len(r) == 7]
+    assert {(r[0], r[1]) for r in ratios} == {(f, "4") for f in families}
+    for row in ratios:
+        # 1st step, step mem, time
+        assert row[2].endswith("x") and row[3].endswith("x") and row[6].endswith("x"), row
+        if keras.backend.backend() == "jax":
+            assert row[4].endswith("x"), row  # XLA temp

@@ -1,9 +1,14 @@
 """The `kerasmm` command: `python -m kerasmm demo` end to end, its help
-(read from `ClipDemoConfig`), its output-folder check, and its errors."""
+(read from `ClipDemoConfig`), its output-folder check, its errors, and its
+start-up: help without TensorFlow, commands without TensorFlow's logs."""
 
+import configparser
 import dataclasses
+import inspect
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -16,6 +21,9 @@ from kerasmm.recipes import ClipDemoConfig
 from kerasmm.recipes import clip_demo
 from kerasmm.recipes import evaluate_clip
 from kerasmm.recipes import format_config
+from kerasmm.utils import quiet
+from kerasmm.utils.quiet import is_startup_noise
+from kerasmm.utils.quiet import quiet_backend_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED_KEYS = ("zero_shot_accuracy", "i2t_recall@1", "i2t_recall@5", "t2i_recall@1",
@@ -273,3 +281,132 @@ def test_bad_eval_arguments_exit_with_2(argv, words, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert words in capsys.readouterr().err
+
+
+# === Start-up: help without TensorFlow, quiet commands ===
+
+BACKEND_MODULES = ("tensorflow", "keras", "jax", "tensorflow_datasets")
+
+
+def _console_script(folder):
+    """A file named `kerasmm` holding what pip writes for setup.cfg's entry point."""
+    config = configparser.ConfigParser()
+    config.read(os.path.join(REPO, "setup.cfg"))
+    entry = config["options.entry_points"]["console_scripts"].strip()
+    name, target = (part.strip() for part in entry.split("="))
+    module, function = target.split(":")
+    script = folder / name
+    script.write_text(f"import sys\nfrom {module} import {function}\n"
+                      f"if __name__ == '__main__':\n    sys.exit({function}())\n")
+    return str(script)
+
+
+def _run_command(argv, folder, *python_options, env_changes=None, timeout=600):
+    """`kerasmm *argv` through its console script, this checkout on the path, in a
+    shell-like environment: no TF_CPP_MIN_LOG_LEVEL."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([REPO] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.update(env_changes or {})
+    return subprocess.run([sys.executable, *python_options, _console_script(folder), *argv],
+                          cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _imports_and_other_stderr(stderr):
+    """`(modules imported, the other stderr lines)` of a `python -X importtime` run."""
+    modules, other = set(), []
+    for line in stderr.splitlines():
+        if line.startswith("import time:"):
+            modules.add(line.split("|")[-1].strip())
+        else:
+            other.append(line)
+    return modules, other
+
+
+HELP_ARGVS = [["--help"], ["eval", "zero-shot", "--help"], ["eval", "retrieval", "--help"]] + [
+    [command, "--help"] for command in
+    next(a for a in cli.build_parser()._actions if a.dest == "command").choices]
+
+
+@pytest.mark.parametrize("argv", HELP_ARGVS, ids=" ".join)
+def test_help_imports_no_backend_and_writes_no_stderr(argv, tmp_path):
+    run = _run_command(argv, tmp_path, "-X", "importtime")
+    assert run.returncode == 0 and run.stdout.startswith("usage: kerasmm"), run.stderr[-2000:]
+    modules, other = _imports_and_other_stderr(run.stderr)
+    assert "kerasmm.cli" in modules  # the parse above really listed imports
+    heavy = sorted(m for m in modules if m.split(".")[0] in BACKEND_MODULES)
+    assert heavy == [] and other == []
+
+
+def test_python_m_kerasmm_help_imports_no_backend(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "kerasmm", "--help"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "usage: kerasmm" in run.stdout
+    modules, other = _imports_and_other_stderr(run.stderr)
+    assert "kerasmm.cli" in modules and not modules & set(BACKEND_MODULES) and other == []
+
+
+def test_import_kerasmm_registers_every_sub_package_outside_the_command():
+    import kerasmm
+
+    assert all(f"kerasmm.{name}" in sys.modules for name in kerasmm.SUBPACKAGES)
+    assert keras.saving.get_registered_object("kerasmm>CLIP") is kerasmm.models.CLIP
+    # A command registers the same sub-packages before it runs (its process
+    # skipped the eager imports).
+    imported = re.findall(r"^    from kerasmm import (\w+)  # noqa",
+                          inspect.getsource(cli._run_command), re.MULTILINE)
+    assert sorted(imported) == sorted(kerasmm.SUBPACKAGES)
+
+
+@pytest.mark.slow
+def test_import_kerasmm_imports_no_tfds_yet_registers_everything(tmp_path):
+    code = ("import json, sys, keras, kerasmm\n"
+            "print(json.dumps([[n for n in kerasmm.SUBPACKAGES if 'kerasmm.' + n not in "
+            "sys.modules], 'tensorflow_datasets' in sys.modules, "
+            "keras.saving.get_registered_object('kerasmm>CLIP') is not None]))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.splitlines()[-1]) == [[], False, True]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verbose", [False, True])
+def test_command_stderr_has_no_startup_logs_unless_verbose(verbose, tmp_path):
+    """A command that imports TensorFlow, then fails on its argument."""
+    argv = ["eval", "zero-shot", "--preset", "no_such_preset"]
+    run = _run_command(["--verbose", *argv] if verbose else argv, tmp_path)
+    assert run.returncode == 2
+    lines = run.stderr.encode().splitlines()
+    assert "kerasmm eval zero-shot: error: argument --preset: " in run.stderr
+    assert "Unknown preset" in run.stderr  # errors still show
+    noise = [line for line in lines if is_startup_noise(line)]
+    if verbose:
+        assert noise, run.stderr  # TensorFlow's start-up logs, shown as asked
+    else:
+        assert noise == [] and "absl" not in run.stderr and "oneDNN" not in run.stderr, lines
+
+
+def test_quiet_backend_logs_drops_only_startup_lines(capfd):
+    levels = {name: logging.getLogger(name).level for name in quiet.LOGGERS}
+    try:
+        with quiet_backend_logs():
+            for line in (b"WARNING: All log messages before absl::InitializeLog() is called"
+                         b" are written to STDERR\n",
+                         b"I0000 00:00:1796004014.708282   23180 port.cc:153] oneDNN on.\n",
+                         b"W0000 00:00:1796004014.708282   23180 x.cc:1] a warning\n",
+                         b"E0000 00:00:1796004187.377392   27616 cuda_platform.cc:52] failed "
+                         b"call to cuInit: INTERNAL\n",
+                         b"E0000 00:00:1796004187.377392   27616 foo.cc:52] a real error\n"):
+                os.write(2, line)
+            os.write(2, b"Traceback (most recent call last):\n")
+            os.write(2, b"progress 50%\rprogress 100%\r\n")
+            assert logging.getLogger("tensorflow").level == logging.ERROR
+        err = capfd.readouterr().err
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert err == ("E0000 00:00:1796004187.377392   27616 foo.cc:52] a real error\n"
+                   "Traceback (most recent call last):\nprogress 50%\rprogress 100%\r\n")

@@ -13,9 +13,11 @@ only, an entry of that class's `preset_converters` (see `kerasmm.presets`).
 
 import os
 
+from kerasmm.convert import hf_blip
 from kerasmm.convert import hf_clip
 from kerasmm.convert import hf_perceiver
 from kerasmm.convert import hf_siglip
+from kerasmm.convert import hf_vilt
 from kerasmm.convert import open_clip
 from kerasmm.convert.checkpoint import ConvertedCheckpoint  # noqa: F401
 from kerasmm.convert.checkpoint import Converter  # noqa: F401
@@ -28,7 +30,7 @@ from kerasmm.convert.tensor_reader import TensorReader  # noqa: F401
 CONVERTERS = {
     converter.kind: converter
     for converter in (hf_clip.CONVERTER, open_clip.CONVERTER, hf_perceiver.CONVERTER,
-                      hf_siglip.CONVERTER)
+                      hf_siglip.CONVERTER, hf_blip.CONVERTER, hf_vilt.CONVERTER)
 }
 
 

@@ -1,15 +1,18 @@
 """kerasmm.datasets: embedded synthetic datasets and their tf.data pipelines.
 
-Importing this package registers the `kerasmm_shapes` TFDS builder.
+Importing this package imports no TensorFlow Datasets (TFDS breaks some
+protobuf stacks, e.g. Colab's): the `kerasmm_shapes` TFDS builder
+(`shapes_builder`) registers when first used, by `ShapesConfig` or a
+pipeline that reads TFDS.
 """
 
-from kerasmm.datasets import shapes_builder  # noqa: F401 (registers with TFDS)
 from kerasmm.datasets.av import av_dataset  # noqa: F401
 from kerasmm.datasets.av import generate_av  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import imagenet_class_names  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import imagenet_wnids  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import openai_imagenet_templates  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import readable_class_names  # noqa: F401
+from kerasmm.datasets.load import load  # noqa: F401 (imports TFDS only when called)
 from kerasmm.datasets.pipelines import SHAPES_SEQUENCE_LENGTH  # noqa: F401
 from kerasmm.datasets.pipelines import shapes_dataset  # noqa: F401
 from kerasmm.datasets.pipelines import shapes_tokenizer  # noqa: F401
@@ -24,6 +27,21 @@ from kerasmm.datasets.shapes import ZERO_SHOT_CLASSES  # noqa: F401
 from kerasmm.datasets.shapes import ZERO_SHOT_TEMPLATES  # noqa: F401
 from kerasmm.datasets.shapes import generate_shapes  # noqa: F401
 from kerasmm.datasets.shapes import zero_shot_images  # noqa: F401
-from kerasmm.datasets.shapes_builder import ShapesConfig  # noqa: F401
 from kerasmm.datasets.text import masked_bytes_dataset  # noqa: F401
 from kerasmm.datasets.text import shapes_text_corpus  # noqa: F401
+from kerasmm.datasets.webdataset import webdataset_dataset  # noqa: F401
+from kerasmm.datasets.webdataset_shards import SkippedSamples  # noqa: F401
+from kerasmm.datasets.webdataset_shards import expand_urls  # noqa: F401
+from kerasmm.datasets.webdataset_writer import write_webdataset  # noqa: F401
+from kerasmm.datasets.moving_shapes import DIRECTIONS  # noqa: F401
+from kerasmm.datasets.moving_shapes import generate_moving_shapes  # noqa: F401
+from kerasmm.datasets.moving_shapes import moving_shapes_dataset  # noqa: F401
+from kerasmm.datasets.shapes_captions import CAPTION_SEQUENCE_LENGTH  # noqa: F401
+from kerasmm.datasets.shapes_captions import caption_tokenizer  # noqa: F401
+from kerasmm.datasets.shapes_captions import generate_shapes_captions  # noqa: F401
+from kerasmm.datasets.shapes_captions import shapes_caption_dataset  # noqa: F401
+
+from kerasmm.utils.lazy import lazy_attributes  # noqa: E402
+
+# Names whose modules import TFDS, imported on first use.
+__getattr__, __dir__ = lazy_attributes(__name__, {"ShapesConfig": "shapes_builder"})

@@ -1,12 +1,14 @@
 """tensorflow-datasets builder of the embedded shapes dataset.
 
-Importing this module registers `kerasmm_shapes` with TFDS (cheap: TFDS
-imports lazily). Building needs no network: examples come from
+Importing this module imports TFDS and registers `kerasmm_shapes` with it;
+`import kerasmm.datasets` does not (it imports this module when
+`kerasmm.datasets.ShapesConfig` is first read, and the pipelines do when they
+read TFDS). Building needs no network: examples come from
 `kerasmm.datasets.generate_shapes`.
 
 >>> import tempfile
 >>> import tensorflow_datasets as tfds
->>> import kerasmm.datasets  # registers the builder
+>>> from kerasmm.datasets import shapes_builder  # registers the builder
 >>> builder = tfds.builder("kerasmm_shapes/tiny", data_dir=tempfile.mkdtemp())
 >>> builder.download_and_prepare()  # generates locally; nothing is downloaded
 Downloading and preparing dataset ...

@@ -7,6 +7,7 @@ global logit matrix.
 """
 
 from kerasmm.losses.clip_loss import CLIPLoss
+from kerasmm.losses.coca_loss import CoCaLoss
 from kerasmm.losses.contrastive_loss import ContrastiveLoss
 from kerasmm.losses.deep_cca_loss import DeepCCALoss
 from kerasmm.losses.info_nce import InfoNCE

@@ -10,10 +10,12 @@ argument to `merge_presets`.
 from kerasmm.models.clip.clip_presets import CLIP_PRESETS
 from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.siglip.siglip_presets import SIGLIP_PRESETS
+from kerasmm.models.vilt.vilt_presets import VILT_PRESETS
 from kerasmm.presets import merge_presets
 
 PRESETS = merge_presets(
     CLIP_PRESETS,
     PERCEIVER_PRESETS,
     SIGLIP_PRESETS,
+    VILT_PRESETS,
 )

@@ -7,31 +7,41 @@
   its config (`.small()` for a smoke run) and a dict of measured numbers.
 """
 
-from kerasmm.recipes.clip_demo import run_clip_demo  # noqa: F401
-from kerasmm.recipes.clip_demo import save_clip  # noqa: F401
-from kerasmm.recipes.clip_demo_config import ClipDemoConfig  # noqa: F401
-from kerasmm.recipes.clip_evaluation import evaluate_clip  # noqa: F401
-from kerasmm.recipes.clip_evaluation import format_results  # noqa: F401
-from kerasmm.recipes.clip_evaluation import load_test_split  # noqa: F401
-from kerasmm.recipes.clip_retrievals import query_matches  # noqa: F401
-from kerasmm.recipes.clip_retrievals import save_retrievals  # noqa: F401
-from kerasmm.recipes.clip_training import build_demo_clip  # noqa: F401
-from kerasmm.recipes.clip_training import demo_train_dataset  # noqa: F401
-from kerasmm.recipes.clip_training import train_clip  # noqa: F401
-from kerasmm.recipes.clock import Clock  # noqa: F401
-from kerasmm.recipes import evaluation  # noqa: F401 (kerasmm eval)
-from kerasmm.recipes.config_format import format_config  # noqa: F401
-from kerasmm.recipes.output_dir import prepare_output_dir  # noqa: F401
-from kerasmm.recipes.perceiver_image_classifier import PerceiverImageClassifierConfig  # noqa: F401
-from kerasmm.recipes.perceiver_image_classifier import build_image_classifier  # noqa: F401
-from kerasmm.recipes.perceiver_image_classifier import single_shape_images  # noqa: F401
-from kerasmm.recipes.perceiver_image_classifier import train_image_classifier  # noqa: F401
-from kerasmm.recipes.perceiver_masked_bytes import PerceiverMaskedBytesConfig  # noqa: F401
-from kerasmm.recipes.perceiver_masked_bytes import build_masked_byte_model  # noqa: F401
-from kerasmm.recipes.perceiver_masked_bytes import train_masked_bytes  # noqa: F401
-from kerasmm.recipes.perceiver_autoencoder import PerceiverAutoencoderConfig  # noqa: F401
-from kerasmm.recipes.perceiver_autoencoder import build_multimodal_autoencoder  # noqa: F401
-from kerasmm.recipes.perceiver_autoencoder import heldout_clips  # noqa: F401
-from kerasmm.recipes.perceiver_autoencoder import train_multimodal_autoencoder  # noqa: F401
-from kerasmm.recipes.shapes_clip_tiny import ShapesClipTinyConfig  # noqa: F401
-from kerasmm.recipes.shapes_clip_tiny import train_shapes_clip_tiny  # noqa: F401
+from kerasmm.utils.lazy import lazy_attributes
+
+# Each public name and the module defining it, imported on first use, so that
+# the config dataclasses load without TensorFlow (`kerasmm demo --help`).
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "CaptionDemoConfig": "caption_demo_config",
+    "run_caption_demo": "caption_demo",
+    "evaluate_captioner": "caption_evaluation",
+    "build_caption_coca": "caption_training",
+    "run_clip_demo": "clip_demo",
+    "save_clip": "clip_demo",
+    "ClipDemoConfig": "clip_demo_config",
+    "evaluate_clip": "clip_evaluation",
+    "format_results": "clip_evaluation",
+    "load_test_split": "clip_evaluation",
+    "query_matches": "clip_retrievals",
+    "save_retrievals": "clip_retrievals",
+    "build_demo_clip": "clip_training",
+    "demo_train_dataset": "clip_training",
+    "train_clip": "clip_training",
+    "Clock": "clock",
+    "evaluation": "evaluation",
+    "format_config": "config_format",
+    "prepare_output_dir": "output_dir",
+    "PerceiverImageClassifierConfig": "perceiver_image_classifier",
+    "build_image_classifier": "perceiver_image_classifier",
+    "single_shape_images": "perceiver_image_classifier",
+    "train_image_classifier": "perceiver_image_classifier",
+    "PerceiverMaskedBytesConfig": "perceiver_masked_bytes",
+    "build_masked_byte_model": "perceiver_masked_bytes",
+    "train_masked_bytes": "perceiver_masked_bytes",
+    "PerceiverAutoencoderConfig": "perceiver_autoencoder",
+    "build_multimodal_autoencoder": "perceiver_autoencoder",
+    "heldout_clips": "perceiver_autoencoder",
+    "train_multimodal_autoencoder": "perceiver_autoencoder",
+    "ShapesClipTinyConfig": "shapes_clip_tiny",
+    "train_shapes_clip_tiny": "shapes_clip_tiny",
+})

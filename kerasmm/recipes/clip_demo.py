@@ -13,7 +13,6 @@ import os
 
 import keras
 
-from kerasmm import plotting
 from kerasmm.recipes.clip_demo_config import ClipDemoConfig
 from kerasmm.recipes.clip_evaluation import evaluate_clip
 from kerasmm.recipes.clip_evaluation import format_results
@@ -61,12 +60,10 @@ def run_clip_demo(config=None, verbose="auto", log=print):
     results = evaluate_clip(clip, config, test_data=test_data)
     log(format_results(results))
     model_path = save_clip(clip, config)
-    png_path, labelled = save_retrievals(
+    png_path = save_retrievals(
         clip, test_data, os.path.join(output_dir, config.png_filename), config)
     log(f"Model saved to {model_path}")
     log(f"Retrievals saved to {png_path}")
-    if not labelled:
-        log(f"  (an image grid without captions: {plotting.MATPLOTLIB_MISSING})")
     results.update({
         "train_seconds": seconds,
         "model_path": model_path,

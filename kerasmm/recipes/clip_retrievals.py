@@ -30,7 +30,7 @@ def save_retrievals(clip, test_data, path, config, tokenizer=None):
     whether the scene really holds what the query names (`query_matches`).
 
     Returns:
-        `(path, labelled)` as `kerasmm.plotting.save_retrieval_png`.
+        The path written (`kerasmm.plotting.save_retrieval_png`).
     """
     queries = list(config.retrieval_queries)
     retriever = Retriever(clip, tokenizer or datasets.shapes_tokenizer(),
@@ -40,5 +40,6 @@ def save_retrievals(clip, test_data, path, config, tokenizer=None):
     indices, scores = retriever.search_text(queries, k=k)
     matches = np.array([[query_matches(q, test_data, i) for i in row]
                         for q, row in zip(queries, indices)])
-    return plotting.save_retrieval_png(path, queries, test_data["images"], indices,
-                                       scores, matches)
+    return plotting.save_retrieval_png(
+        path, queries, test_data["images"], indices, scores, matches,
+        title=f"The demo CLIP's top {k} test images for each query, best first")

@@ -9,6 +9,7 @@ from kerasmm.models import CLIP
 from kerasmm.models import Perceiver
 from kerasmm.models import PerceiverIO
 from kerasmm.models.presets import PRESETS
+from kerasmm.models.vilt import VILT_PRESETS
 from kerasmm.preprocessing import ByteTokenizer
 from kerasmm.preprocessing import CLIPImagePreprocessor
 from kerasmm.presets import PresetMixin
@@ -20,7 +21,9 @@ from kerasmm.presets.resolve import PACKAGE_WEIGHTS
 
 # Model family -> the converters that can produce it.
 FAMILY_CONVERTERS = {"CLIP": {"hf_clip", "open_clip"}, "PerceiverIO": {"hf_perceiver"},
-                     "SigLIP": {"hf_siglip"}}
+                     "SigLIP": {"hf_siglip"},
+                     **dict.fromkeys(("ViLTMaskedLM", "VQAClassifier", "ViLTRetrievalScorer",
+                                      "MultimodalClassifier"), {"hf_vilt"})}
 CLIP_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "CLIP")
 PERCEIVER_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "PerceiverIO")
 SIGLIP_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "SigLIP")
@@ -37,7 +40,8 @@ def check_image_constants(preprocessing):
 
 def test_registry_joins_the_family_tables():
     assert CLIP_PRESETS and PERCEIVER_PRESETS
-    assert set(CLIP_PRESETS) | set(PERCEIVER_PRESETS) | set(SIGLIP_PRESETS) == set(PRESETS)
+    assert (set(CLIP_PRESETS) | set(PERCEIVER_PRESETS) | set(SIGLIP_PRESETS)
+            | set(VILT_PRESETS)) == set(PRESETS)
     assert set(CLIP.family_presets) == set(CLIP_PRESETS)
     assert set(PerceiverIO.family_presets) == set(PERCEIVER_PRESETS)
 

@@ -14,8 +14,6 @@ from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.image_tower import ImageTowerMixin
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.clip.clip_utils import transformer_config
-from kerasmm.models.clip.patch_dropout import PatchDropout
-from kerasmm.utils.checks import check_rate
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -134,7 +132,6 @@ class VisionTransformer(ImageTowerMixin, keras.Model):
         self.intermediate_dim = intermediate_dim
         self.use_projection_bias = use_projection_bias
         self.output_tokens = output_tokens
-        self.patch_dropout = check_rate("patch_dropout", patch_dropout)
         self.num_patches = (image_size // patch_size) ** 2
         # OpenAI initialises class token, positions and projection with
         # N(0, width ** -0.5).
@@ -148,11 +145,7 @@ class VisionTransformer(ImageTowerMixin, keras.Model):
         self.position_embedding = LearnedPositionEmbedding(
             self.num_patches + 1, initializer=normal(scale),
             name="position_embedding", dtype=dtype)
-        # Only when used: no seed state in the variables of other models.
-        self.token_dropout = None
-        if self.patch_dropout:
-            self.token_dropout = PatchDropout(self.patch_dropout, num_prefix_tokens=1,
-                                              name="patch_dropout", dtype=dtype)
+        self._set_patch_dropout(patch_dropout, num_prefix_tokens=1)  # The class token.
         self.ln_pre = layer_norm(layer_norm_epsilon, "ln_pre", dtype)
         self.blocks = [
             SelfAttention(num_heads, widening_factor=4, activation=activation,
@@ -192,8 +185,7 @@ class VisionTransformer(ImageTowerMixin, keras.Model):
                                        (batch, 1, self.hidden_dim))
         x = ops.concatenate([class_token, x], axis=1)
         x = x + self.position_embedding(x)
-        if self.token_dropout is not None:
-            x = self.token_dropout(x, training=training)
+        x = self._drop_patches(x, training)
         x = self.ln_pre(x)
         if self.output_tokens:
             for block in self.blocks:

@@ -55,6 +55,12 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
         remat: bool, rematerialise each block in the backward pass (lower
             peak training memory for one more forward pass of compute).
         output_tokens: bool, also return the patch tokens (see Returns).
+        patch_dropout: float in [0, 1): in training only, keep a random
+            `round((1 - patch_dropout) * num_patches)` of the patch tokens
+            per example, after the position embeddings (FLIP; open_clip's
+            `patch_dropout`; SigLIP has no class token to keep, and the MAP
+            head pools whatever tokens remain); the identity at inference.
+            In training the returned `"tokens"` are the kept ones.
 
     Call arguments:
         images: float `(batch, image_size, image_size, 3)`, channels last,
@@ -72,6 +78,12 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
     ...                               num_layers=2, num_heads=2)
     >>> tuple(encoder(keras.random.normal((2, 32, 32, 3))).shape)
     (2, 16)
+    >>> encoder = SigLIPVisionEncoder(image_size=32, patch_size=8, hidden_dim=16,
+    ...                               num_layers=2, num_heads=2, output_tokens=True,
+    ...                               patch_dropout=0.5)
+    >>> outputs = encoder(keras.random.normal((2, 32, 32, 3)), training=True)
+    >>> tuple(outputs["pooled"].shape), tuple(outputs["tokens"].shape)
+    ((2, 16), (2, 8, 16))
 
     Reference:
         Zhai et al., "Sigmoid Loss for Language Image Pre-Training", 2023;
@@ -81,7 +93,8 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
 
     def __init__(self, image_size=224, patch_size=16, hidden_dim=768, num_layers=12,
                  num_heads=12, intermediate_dim=None, activation="gelu_approximate",
-                 layer_norm_epsilon=1e-6, remat=False, output_tokens=False, **kwargs):
+                 layer_norm_epsilon=1e-6, remat=False, output_tokens=False,
+                 patch_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_positive_int("image_size", image_size)
         check_positive_int("patch_size", patch_size)
@@ -101,6 +114,7 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
         self.position_embedding = LearnedPositionEmbedding(
             self.num_patches, initializer=normal(hidden_dim ** -0.5),
             name="position_embedding", dtype=dtype)
+        self._set_patch_dropout(patch_dropout, num_prefix_tokens=0)
         self.blocks = encoder_blocks(self)
         self.ln_post = layer_norm(self.layer_norm_epsilon, "ln_post", dtype)
         self.head = MultiheadAttentionPooling(
@@ -134,6 +148,7 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
         self._check_images(images.shape, images.dtype)
         x = self.patch_embedding(ops.cast(images, self.compute_dtype))
         x = x + self.position_embedding(x)
+        x = self._drop_patches(x, training)
         for block in self.blocks:
             x = maybe_remat(block, self.remat)(x, training=training)
         x = self.ln_post(x)
@@ -150,5 +165,5 @@ class SigLIPVisionEncoder(ImageTowerMixin, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"image_size": self.image_size, "patch_size": self.patch_size,
-                       **transformer_config(self)})
+                       **transformer_config(self), "patch_dropout": self.patch_dropout})
         return config

@@ -13,12 +13,18 @@ saved `.keras` model; results in CLIP_benchmark's JSON layout, metrics by
 `zero_shot_retrieval_metrics`.
 """
 
-from kerasmm.recipes.evaluation.families import contrastive_families  # noqa: F401
-from kerasmm.recipes.evaluation.families import load_model_and_preprocessor  # noqa: F401
-from kerasmm.recipes.evaluation.results import evaluation_results  # noqa: F401
-from kerasmm.recipes.evaluation.results import format_metrics  # noqa: F401
-from kerasmm.recipes.evaluation.retrieval import RetrievalEvalConfig  # noqa: F401
-from kerasmm.recipes.evaluation.retrieval import evaluate_retrieval  # noqa: F401
-from kerasmm.recipes.evaluation.retrieval import read_karpathy  # noqa: F401
-from kerasmm.recipes.evaluation.zero_shot import ZeroShotEvalConfig  # noqa: F401
-from kerasmm.recipes.evaluation.zero_shot import evaluate_zero_shot  # noqa: F401
+from kerasmm.utils.lazy import lazy_attributes
+
+# Each public name and the module defining it, imported on first use: the
+# configs need no TensorFlow (`kerasmm eval --help` prints them).
+__getattr__, __dir__ = lazy_attributes(__name__, {
+    "contrastive_families": "families",
+    "load_model_and_preprocessor": "families",
+    "evaluation_results": "results",
+    "format_metrics": "results",
+    "RetrievalEvalConfig": "configs",
+    "evaluate_retrieval": "retrieval",
+    "read_karpathy": "retrieval",
+    "ZeroShotEvalConfig": "configs",
+    "evaluate_zero_shot": "zero_shot",
+})

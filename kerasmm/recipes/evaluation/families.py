@@ -7,8 +7,6 @@ and `encode_text`. CLIP is one; a SigLIP family in `kerasmm.models` is
 found the same way.
 """
 
-import os
-
 import keras
 
 from kerasmm import models
@@ -96,17 +94,3 @@ def load_model_and_preprocessor(preset, model_path=None):
     cls = preset_class(preset)
     _, preprocessor_class = _family_of_class(cls, f"preset {preset!r}")
     return cls.from_preset(preset), preprocessor_class.from_preset(preset)
-
-
-def check_model_fields(config):
-    """The model fields every evaluation config shares: `preset` a
-    non-empty string, `model_path` None or an existing `.keras` file."""
-    if not isinstance(config.preset, str) or not config.preset:
-        raise ValueError("preset must be a preset name, a preset directory or "
-                         f"'hf://org/repo'. Received: preset={config.preset!r}")
-    path = config.model_path
-    if path is not None and not (isinstance(path, (str, os.PathLike))
-                                 and os.fspath(path).endswith(".keras")
-                                 and os.path.isfile(path)):
-        raise ValueError("model_path must be None or an existing .keras file "
-                         f"(written by model.save). Received: model_path={path!r}")

@@ -1,6 +1,5 @@
 """`kerasmm eval retrieval`: image-text retrieval recall of any contrastive model."""
 
-import dataclasses
 import json
 import os
 
@@ -10,73 +9,15 @@ import tensorflow as tf
 from kerasmm import datasets
 from kerasmm.metrics import zero_shot_retrieval_metrics
 from kerasmm.recipes.evaluation import sources
+from kerasmm.recipes.evaluation.configs import RetrievalEvalConfig
 from kerasmm.recipes.evaluation.encoding import encode_images
 from kerasmm.recipes.evaluation.encoding import encode_texts
 from kerasmm.recipes.evaluation.encoding import prompt_tokenizer
-from kerasmm.recipes.evaluation.families import check_model_fields
 from kerasmm.recipes.evaluation.families import load_model_and_preprocessor
 from kerasmm.recipes.evaluation.results import evaluation_results
 from kerasmm.recipes.evaluation.results import write_results
-from kerasmm.utils.checks import check_int_tuple
 
 TASK = "zeroshot_retrieval"
-
-
-@dataclasses.dataclass(frozen=True)
-class RetrievalEvalConfig:
-    """Image-text retrieval over a captioned image set, CLIP_benchmark style.
-
-    Every image and every caption is embedded; `image_retrieval_recall@k`
-    is the fraction of captions whose image is among the `k` best images,
-    `text_retrieval_recall@k` the fraction of images with one of their
-    captions among the `k` best captions
-    (`kerasmm.metrics.zero_shot_retrieval_metrics`).
-
-    `dataset` is one of:
-    - `"shapes"`: the embedded test split (one caption per image);
-    - a Karpathy-format JSON file (`dataset_coco.json`,
-      `dataset_flickr30k.json`: `{"images": [{"filename", "filepath"?,
-      "split", "sentences": [{"raw"}, ...]}, ...]}`), its images found at
-      `image_root/filepath/filename` (`image_root` defaults to the JSON's
-      folder); the entries of `split` are used;
-    - `"tfds:coco_captions"` (Karpathy's splits of COCO, from `data_dir`).
-
-    Example:
-
-    >>> config = RetrievalEvalConfig(num_examples=32, recall_k=(1, 5))
-    >>> config.dataset, config.recall_k
-    ('shapes', (1, 5))
-    """
-
-    # === Model ===
-    preset: str = "shapes_clip_tiny"  # the model, or only its preprocessor with model_path
-    model_path: str = None  # a .keras file written by model.save
-
-    # === Data ===
-    dataset: str = "shapes"  # "shapes", a Karpathy JSON file or "tfds:coco_captions"
-    image_root: str = None  # Karpathy: the folder images are under (default: the JSON's)
-    split: str = "test"  # Karpathy or TFDS split ("test": 5,000 COCO / 1,000 Flickr images)
-    data_dir: str = None  # TFDS data directory (TFDS' default when None)
-    download: bool = False  # let TFDS download a dataset missing from data_dir
-    num_examples: int = None  # evaluate only the first images (with all their captions)
-    recall_k: tuple = (1, 5, 10)
-
-    # === Run ===
-    batch_size: int = 64
-    output_path: str = None  # where the results JSON goes (None: not written)
-
-    def __post_init__(self):
-        check_model_fields(self)
-        kind, _ = sources.parse_dataset(self.dataset, "file")
-        sources.check_data_fields(self)
-        if self.image_root is not None and not os.path.isdir(self.image_root):
-            raise ValueError("image_root must be None or an existing directory. "
-                             f"Received: image_root={self.image_root!r}")
-        if self.image_root is not None and kind != "path":
-            raise ValueError("image_root is for a Karpathy JSON dataset only. "
-                             f"Received: image_root={self.image_root!r}, "
-                             f"dataset={self.dataset!r}")
-        object.__setattr__(self, "recall_k", check_int_tuple("recall_k", self.recall_k))
 
 
 def read_karpathy(path, split, image_root=None):

@@ -10,56 +10,13 @@ import os
 
 import tensorflow as tf
 
-from kerasmm.utils.checks import check_bool
-from kerasmm.utils.checks import check_positive_int
+# Read as `sources.SHAPES` / `sources.parse_dataset` by the evaluations.
+from kerasmm.recipes.evaluation.configs import SHAPES  # noqa: F401
+from kerasmm.recipes.evaluation.configs import parse_dataset  # noqa: F401
 
-SHAPES = "shapes"
-TFDS_PREFIX = "tfds:"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # The shapes generator's own default, for a preprocessor without an image size.
 DEFAULT_SHAPES_IMAGE_SIZE = 64
-
-
-def parse_dataset(dataset, local):
-    """`(kind, value)` of a dataset string: `("shapes", None)`,
-    `("tfds", name)` or `("path", path)`.
-
-    Args:
-        dataset: the string.
-        local: what a local path must be, `"directory"` (an image folder)
-            or `"file"` (an annotation file); it must exist.
-    """
-    if not isinstance(dataset, (str, os.PathLike)) or not os.fspath(dataset):
-        raise ValueError(f"dataset must be a string. Received: dataset={dataset!r}")
-    dataset = os.fspath(dataset)
-    if dataset == SHAPES:
-        return SHAPES, None
-    if dataset.startswith(TFDS_PREFIX):
-        name = dataset[len(TFDS_PREFIX):]
-        if not name:
-            raise ValueError(f"dataset 'tfds:' needs a TFDS name, e.g. 'tfds:cifar10'. "
-                             f"Received: dataset={dataset!r}")
-        return "tfds", name
-    exists = os.path.isdir if local == "directory" else os.path.isfile
-    if not exists(dataset):
-        raise ValueError(f"dataset must be {SHAPES!r}, 'tfds:NAME' or an existing "
-                         f"{local}. Received: dataset={dataset!r} (no such {local})")
-    return "path", dataset
-
-
-def check_data_fields(config):
-    """The data fields every evaluation config shares."""
-    for name in ("split", "data_dir"):
-        value = getattr(config, name)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise ValueError(f"{name} must be None or a non-empty string. "
-                             f"Received: {name}={value!r}")
-    check_bool("download", config.download)
-    check_positive_int("num_examples", config.num_examples, allow_none=True)
-    check_positive_int("batch_size", config.batch_size)
-    if config.output_path is not None and not isinstance(config.output_path, str):
-        raise ValueError(f"output_path must be None or a path. "
-                         f"Received: output_path={config.output_path!r}")
 
 
 def load_tfds(name, split, data_dir=None, download=False, num_examples=None,

@@ -1,94 +1,29 @@
 """`kerasmm eval zero-shot`: zero-shot classification accuracy of any contrastive model."""
 
-import dataclasses
-
 import numpy as np
 import tensorflow as tf
 
 from kerasmm import datasets
 from kerasmm.metrics import zero_shot_classification_metrics
 from kerasmm.recipes.evaluation import sources
+from kerasmm.recipes.evaluation.configs import ZeroShotEvalConfig
 from kerasmm.recipes.evaluation.encoding import class_embeddings
 from kerasmm.recipes.evaluation.encoding import encode_images
 from kerasmm.recipes.evaluation.encoding import prompt_tokenizer
-from kerasmm.recipes.evaluation.families import check_model_fields
 from kerasmm.recipes.evaluation.families import load_model_and_preprocessor
+from kerasmm.recipes.evaluation.prompts import tfds_prompts
 from kerasmm.recipes.evaluation.results import evaluation_results
 from kerasmm.recipes.evaluation.results import write_results
-from kerasmm.utils.checks import check_positive_int
-from kerasmm.utils.checks import check_strings
 
 TASK = "zeroshot_classification"
 
 
-@dataclasses.dataclass(frozen=True)
-class ZeroShotEvalConfig:
-    """Zero-shot classification of a labelled image set, CLIP_benchmark style.
-
-    Each class name goes into every template; the prompt embeddings are
-    averaged per class (`kerasmm.tasks.ZeroShotClassifier`), and each
-    image's best classes give `acc1`, `acc5` and `mean_per_class_recall`
-    (`kerasmm.metrics.zero_shot_classification_metrics`).
-
-    `dataset` is one of:
-    - `"shapes"`: the embedded zero-shot set (`num_per_class` single shapes
-      of each of the 30 `ZERO_SHOT_CLASSES`, with `ZERO_SHOT_TEMPLATES`),
-      drawn at the preprocessor's image size, as the demo evaluates it;
-    - a directory with one subfolder of images per class (subfolders
-      sorted; their names, with `_` read as spaces, are the class names;
-      ImageNet WordNet ids become ImageNet's names);
-    - `"tfds:NAME"`, e.g. `tfds:imagenet_v2`, `tfds:imagenette`,
-      `tfds:caltech101`, `tfds:oxford_iiit_pet`, `tfds:cifar10`: the
-      dataset's `(image, label)` pairs from `data_dir`, with its label
-      names made readable (`kerasmm.datasets.readable_class_names`).
-    Datasets other than shapes use OpenAI's 80 ImageNet templates
-    (`kerasmm.datasets.openai_imagenet_templates()`) unless `templates` is set.
-
-    Example:
-
-    >>> config = ZeroShotEvalConfig(dataset="shapes", num_per_class=1)
-    >>> config.preset, config.batch_size
-    ('shapes_clip_tiny', 64)
-    """
-
-    # === Model ===
-    preset: str = "shapes_clip_tiny"  # the model, or only its preprocessor with model_path
-    model_path: str = None  # a .keras file written by model.save
-
-    # === Data ===
-    dataset: str = "shapes"  # "shapes", an image-folder directory or "tfds:NAME"
-    split: str = None  # TFDS split; None: "test", or "validation" without one
-    data_dir: str = None  # TFDS data directory (TFDS' default when None)
-    download: bool = False  # let TFDS download a dataset missing from data_dir
-    num_examples: int = None  # evaluate only the first images
-    num_per_class: int = 20  # shapes: images per class
-    class_names: tuple = None  # None: the dataset's
-    templates: tuple = None  # None: shapes' 5 prompts, else OpenAI's 80
-
-    # === Run ===
-    batch_size: int = 64
-    output_path: str = None  # where the results JSON goes (None: not written)
-
-    def __post_init__(self):
-        check_model_fields(self)
-        sources.parse_dataset(self.dataset, "directory")
-        sources.check_data_fields(self)
-        check_positive_int("num_per_class", self.num_per_class)
-        # Frozen: normalise the sequences with object.__setattr__ (lists become tuples).
-        if self.class_names is not None:
-            object.__setattr__(self, "class_names",
-                               tuple(check_strings("class_names", self.class_names)))
-        if self.templates is not None:
-            object.__setattr__(self, "templates", tuple(
-                check_strings("templates", self.templates, placeholder=True)))
-
-
 def _labelled_images(config, preprocessor):
-    """`(dataset of (images, labels) batches, class names, templates, number
-    of images or None, split)` of `config.dataset`."""
+    """`(dataset of (images, labels) batches, class names, templates, name of
+    the prompt set, number of images or None, split)` of `config.dataset`."""
     kind, value = sources.parse_dataset(config.dataset, "directory")
     inputs = sources.image_inputs(preprocessor)
-    templates = datasets.openai_imagenet_templates()
+    templates, prompts = datasets.openai_imagenet_templates(), "openai_imagenet"
     if kind == sources.SHAPES:
         images, labels = datasets.zero_shot_images(
             config.num_per_class, sources.shapes_image_size(preprocessor))
@@ -96,6 +31,7 @@ def _labelled_images(config, preprocessor):
         ds = tf.data.Dataset.from_tensor_slices((images, labels)).map(
             lambda image, label: (inputs(image), label))
         names, templates, split = datasets.ZERO_SHOT_CLASSES, datasets.ZERO_SHOT_TEMPLATES, None
+        prompts = "shapes"
         total = len(labels)
     elif kind == "path":
         paths, labels, folders = sources.list_image_folder(value)
@@ -110,10 +46,27 @@ def _labelled_images(config, preprocessor):
                                                    as_supervised=True)
         label_key = (info.supervised_keys or ("image", "label"))[1]
         names = datasets.readable_class_names(info.features[label_key].names)
+        names, templates, prompts = _benchmark_prompts(value, names, templates, prompts)
         ds = ds.map(lambda image, label: (inputs(sources.rgb(image)), label),
                     num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
-    return ds, list(names), list(templates), total, split
+    return ds, list(names), list(templates), prompts, total, split
+
+
+def _benchmark_prompts(name, names, templates, prompts):
+    """`(names, templates, prompts)`: CLIP_benchmark's for TFDS dataset
+    `name` where it has them (`prompts.tfds_prompts`), else those given."""
+    benchmark = tfds_prompts(name)
+    if benchmark is None:
+        return names, templates, prompts
+    if benchmark.class_names is not None:
+        if len(benchmark.class_names) != len(names):
+            raise ValueError(
+                f"dataset 'tfds:{name}' has {len(names)} classes, but CLIP_benchmark's "
+                f"class names for it ({benchmark.name}) are {len(benchmark.class_names)}: "
+                "a different version of the dataset? Pass class_names.")
+        names = benchmark.class_names
+    return names, benchmark.templates, benchmark.name
 
 
 def evaluate_zero_shot(config=None, verbose=1):
@@ -128,8 +81,10 @@ def evaluate_zero_shot(config=None, verbose=1):
     Returns:
         dict as `kerasmm.recipes.evaluation.evaluation_results`: `metrics`
         holds CLIP_benchmark's `acc1`, `acc5` and `mean_per_class_recall`;
-        also `split`, `num_examples`, `num_classes`, `num_templates`. Written
-        to `config.output_path` as JSON when it is set.
+        also `split`, `num_examples`, `num_classes`, `num_templates` and
+        `prompts`, the prompt set used (`"clip_benchmark:<dataset>"`,
+        `"openai_imagenet"`, `"shapes"` or `"config"`). Written to
+        `config.output_path` as JSON when it is set.
 
     Example:
 
@@ -140,13 +95,14 @@ def evaluate_zero_shot(config=None, verbose=1):
     """
     config = config or ZeroShotEvalConfig()
     model, preprocessor = load_model_and_preprocessor(config.preset, config.model_path)
-    ds, names, templates, total, split = _labelled_images(config, preprocessor)
+    ds, names, templates, prompts, total, split = _labelled_images(config, preprocessor)
     if config.class_names is not None and len(config.class_names) != len(names):
         raise ValueError(
             f"class_names must hold one name per class of the dataset ({len(names)}, "
             f"in label order). Received: {len(config.class_names)} class_names")
     names = list(config.class_names or names)
     templates = list(config.templates or templates)
+    prompts = "config" if config.templates else prompts
     classes = class_embeddings(model, prompt_tokenizer(preprocessor), names, templates,
                                config.batch_size, verbose)
     images, labels = encode_images(model, ds, config.batch_size, total, verbose)
@@ -156,7 +112,7 @@ def evaluate_zero_shot(config=None, verbose=1):
     metrics = zero_shot_classification_metrics(images @ classes.T, labels)
     results = evaluation_results(TASK, metrics, config, model, split=split,
                                  num_examples=len(labels), num_classes=len(names),
-                                 num_templates=len(templates))
+                                 num_templates=len(templates), prompts=prompts)
     if config.output_path:
         write_results(results, config.output_path)
     return results

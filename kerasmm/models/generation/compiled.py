@@ -1,0 +1,42 @@
+"""One compiled function per decoding configuration, on each backend.
+
+TensorFlow: `tf.function(jit_compile=True)` (XLA must compile it, there is
+no fallback) capturing the model's variables by reference. JAX: `jax.jit`
+of a stateless function that receives the variables' current values, so
+weights trained after the first call are used without retracing. Other
+backends run the same loop eagerly.
+"""
+
+import keras
+import numpy as np
+
+
+def compile_function(function, variables):
+    """`function(inputs, seed)` compiled; returns a callable of the same args.
+
+    `function` must be traceable: keras.ops only, static shapes. It retraces
+    only for new input shapes or dtypes.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, jit_compile=True, reduce_retracing=False)
+    if backend == "jax":
+        import jax
+
+        def stateless(values, inputs, seed):
+            mapping = list(zip(variables, values))
+            with keras.StatelessScope(state_mapping=mapping):
+                return function(inputs, seed)
+
+        jitted = jax.jit(stateless)
+        return lambda inputs, seed: jitted([v.value for v in variables], inputs, seed)
+    return function
+
+
+def as_seed(seed):
+    """An int32 scalar tensor for `seed` (a fresh random one when None)."""
+    if seed is None:
+        seed = np.random.randint(0, 2**31 - 1)
+    return keras.ops.convert_to_tensor(np.int32(seed))

@@ -1,0 +1,154 @@
+"""`GenerationMixin`: compiled, cached, batched text generation for decoders."""
+
+import collections
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasmm.models.generation import search
+from kerasmm.models.generation.compiled import as_seed
+from kerasmm.models.generation.compiled import compile_function
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_int
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.checks import check_positive_int
+
+STRATEGIES = ("greedy", "beam", "sample")
+
+# Everything that changes the traced program; one compiled function each.
+DecodingOptions = collections.namedtuple("DecodingOptions", [
+    "strategy", "max_length", "num_beams", "top_k", "top_p", "temperature",
+    "min_length", "repetition_penalty", "length_penalty", "start_token_id",
+    "end_token_id", "pad_token_id",
+])
+
+
+def _check_options(strategy, max_length, num_beams, top_k, top_p, temperature,
+                   min_length, repetition_penalty, seed):
+    check_choice("strategy", strategy, STRATEGIES)
+    check_positive_int("max_length", max_length)
+    check_positive_int("num_beams", num_beams)
+    check_positive_int("top_k", top_k, allow_none=True)
+    top_p = check_number("top_p", top_p, minimum=0.0, exclusive_minimum=True, allow_none=True)
+    if top_p is not None and top_p > 1.0:
+        raise ValueError(f"top_p must be in (0, 1]. Received: top_p={top_p}")
+    check_number("temperature", temperature, minimum=0.0, exclusive_minimum=True)
+    check_int("min_length", min_length, minimum=0)
+    check_number("repetition_penalty", repetition_penalty, minimum=0.0, exclusive_minimum=True)
+    check_int("seed", seed, allow_none=True)
+    if strategy != "sample":
+        for name, value, default in (("top_k", top_k, None), ("top_p", top_p, None),
+                                     ("temperature", temperature, 1.0)):
+            if value != default:
+                raise ValueError(
+                    f"{name} applies only to strategy='sample'. Received: "
+                    f"{name}={value!r} with strategy={strategy!r}")
+
+
+def _trim(tokens, end_token_id):
+    """Drop the columns after the longest row's end token (Hugging Face's length)."""
+    ended = tokens == end_token_id
+    lengths = np.where(ended.any(axis=1), ended.argmax(axis=1) + 1, tokens.shape[1])
+    return tokens[:, :max(int(lengths.max()), 1)]
+
+
+class GenerationMixin:
+    """`generate()` for a `keras.Model` whose decoder runs one token at a time.
+
+    The model implements (backend-agnostic `keras.ops`, static shapes):
+
+    - `generation_context(inputs) -> dict`: what is computed once per batch
+      (e.g. image tokens).
+    - `init_cache(context, batch_size, max_length) -> cache`: a nested
+      structure of zero tensors with static shapes (e.g. keys and values).
+    - `decode_step(token_ids, index, cache, context) -> (logits, cache)`:
+      int32 `(B, 1)` tokens at position `index` (int32 scalar tensor) ->
+      next-token logits `(B, V)` and the cache written at `index`.
+    - `start_token_id`, `end_token_id`, `pad_token_id` attributes.
+
+    Each decoding configuration (`strategy`, `max_length`, `num_beams`,
+    sampling settings) gets one function compiling the whole loop (XLA on
+    TensorFlow, `jax.jit` on JAX), cached on the model and retraced only for
+    new input shapes; `generate_trace_count` counts the traces.
+    """
+
+    generate_trace_count = 0
+
+    def generate(self, inputs, max_length=20, strategy="greedy", num_beams=4,
+                 top_k=None, top_p=None, temperature=1.0, min_length=0,
+                 repetition_penalty=1.0, seed=None):
+        """Generates token ids for a batch of `inputs`.
+
+        Args:
+            inputs: what `generation_context` takes (e.g. images `(B, H, W, C)`).
+            max_length: most new tokens per row (Hugging Face's
+                `max_new_tokens`); the start token is not counted.
+            strategy: `"greedy"`, `"beam"` (Hugging Face's beam search with
+                `length_penalty=1.0`, `early_stopping=False`) or `"sample"`.
+            num_beams: beams for `strategy="beam"` (ignored otherwise).
+            top_k, top_p, temperature: sampling warpers (`"sample"` only),
+                applied in Hugging Face's order: temperature, top-k, top-p.
+            min_length: the end token is forbidden among the first
+                `min_length` new tokens (Hugging Face's `min_new_tokens`).
+            repetition_penalty: Hugging Face's rule on every token already in
+                the sequence, the start token included (> 1 discourages).
+            seed: int for reproducible sampling (stateless generator: the
+                same seed gives the same tokens); None draws one from NumPy's
+                global generator. Greedy and beam search ignore it.
+
+        Returns:
+            int32 NumPy array `(B, T)`, `T <= max_length`: new tokens without
+            the start token, the end token kept, `pad_token_id` after it;
+            `T` is the longest row's length.
+        """
+        _check_options(strategy, max_length, num_beams, top_k, top_p, temperature,
+                       min_length, repetition_penalty, seed)
+        options = DecodingOptions(
+            strategy, int(max_length), int(num_beams) if strategy == "beam" else 1,
+            top_k, None if top_p is None else float(top_p), float(temperature),
+            int(min_length), float(repetition_penalty), 1.0, int(self.start_token_id),
+            int(self.end_token_id), int(self.pad_token_id),
+        )
+        functions = self.__dict__.setdefault("_generate_functions", {})
+        if options not in functions:
+            functions[options] = compile_function(
+                self._decoding_function(options), self.variables)
+        inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
+        tokens = functions[options](inputs, as_seed(seed if strategy == "sample" else 0))
+        tokens = ops.convert_to_numpy(tokens)[:, 1:].astype("int32")
+        return _trim(tokens, options.end_token_id)
+
+    def _decoding_function(self, options):
+        def run(inputs, seed):
+            # Python runs this only while tracing: one count per compilation.
+            self.generate_trace_count += 1
+            context = self.generation_context(inputs)
+            batch_size = keras.tree.flatten(inputs)[0].shape[0]
+            beams = options.num_beams
+            if beams > 1:
+                context = keras.tree.map_structure(
+                    lambda x: ops.repeat(x, beams, axis=0), context)
+            cache = self.init_cache(context, batch_size * beams, options.max_length)
+
+            def decode(token_ids, index, cache):
+                return self.decode_step(token_ids, index, cache, context)
+
+            vocabulary_size = None
+            if options.repetition_penalty != 1.0:
+                vocabulary_size = self._vocabulary_size(decode, batch_size * beams, cache)
+            if options.strategy == "beam":
+                return search.beam_search(decode, cache, batch_size, options, vocabulary_size)
+            return search.greedy_or_sample(
+                decode, cache, batch_size, options,
+                seed if options.strategy == "sample" else None, vocabulary_size)
+
+        return run
+
+    def _vocabulary_size(self, decode, batch_size, cache):
+        size = getattr(self, "vocabulary_size", None)
+        if size is None:
+            # Shape only: the compiler drops this unused call.
+            start = ops.full((batch_size, 1), self.start_token_id, dtype="int32")
+            size = decode(start, ops.convert_to_tensor(0, "int32"), cache)[0].shape[-1]
+        return int(size)

@@ -13,9 +13,12 @@ negatives), so the batch cannot be cut into independent micro-batches. GradCache
    vector-Jacobian product, summed over micro-batches into the full-batch
    parameter gradient;
 
-then apply one optimizer step. Peak activation memory is that of one
-micro-batch (plus the `(batch, dim)` embeddings); the price is one extra
-forward pass.
+then apply one optimizer step. Both passes over the micro-batches are loops
+(`jax.lax.scan` on JAX, `tf.while_loop` with one iteration at a time on
+TensorFlow), not unrolled Python loops, so the compiled step holds one
+micro-batch's activations at a time (plus the `(batch, dim)` embeddings);
+the price is one extra forward pass. On TensorFlow the loop sums the
+gradients densely: a sparse token-embedding gradient becomes a dense one.
 """
 
 import keras
@@ -66,30 +69,33 @@ def _strided(tensor, steps):
     return ops.reshape(tensor, (-1, steps) + tuple(ops.shape(tensor)[1:]))
 
 
-def split_micro_batches(structure, steps):
-    """`structure` (a nest of `(batch, ...)` tensors) as `steps` nests of
-    micro-batches; micro-batch `i` holds rows `i, i + steps, ...`.
+def stack_micro_batches(structure, steps):
+    """`structure` (a nest of `(batch, ...)` tensors) with each leaf as
+    `(steps, batch / steps, ...)`: micro-batch `i` (`leaf[i]`) holds rows
+    `i, i + steps, ...`, ready for a loop over the leading axis.
 
     Strided rather than contiguous: under JAX data parallelism every
     micro-batch then takes rows from every device's shard.
     """
-    flat = [_strided(ops.convert_to_tensor(leaf), steps)
-            for leaf in keras.tree.flatten(structure)]
-    return [keras.tree.pack_sequence_as(structure, [leaf[:, i] for leaf in flat])
-            for i in range(steps)]
+    def stack(leaf):
+        leaf = _strided(ops.convert_to_tensor(leaf), steps)
+        return ops.swapaxes(leaf, 0, 1)
+
+    return keras.tree.map_structure(stack, structure)
 
 
-def merge_micro_batches(outputs):
-    """The inverse of `split_micro_batches` on a list of model outputs:
-    batched entries interleaved back into batch order, scalars (the same in
-    every micro-batch, e.g. `logit_scale`) taken from the first."""
-    def merge(*parts):
-        if len(parts[0].shape) == 0:
-            return parts[0]
-        stacked = ops.stack(parts, axis=1)
-        return ops.reshape(stacked, (-1,) + tuple(ops.shape(parts[0])[1:]))
+def unstack_outputs(stacked):
+    """The inverse of `stack_micro_batches` on stacked model outputs:
+    `(steps, micro, ...)` entries interleaved back into batch order, and
+    scalars (stacked as `(steps,)`, the same in every micro-batch, e.g.
+    `logit_scale`) taken from the first micro-batch."""
+    def unstack(leaf):
+        if len(leaf.shape) == 1:
+            return leaf[0]
+        leaf = ops.swapaxes(leaf, 0, 1)
+        return ops.reshape(leaf, (-1,) + tuple(ops.shape(leaf)[2:]))
 
-    return keras.tree.map_structure(merge, *outputs)
+    return keras.tree.map_structure(unstack, stacked)
 
 
 def _call(model, x):
@@ -101,26 +107,31 @@ def _call(model, x):
 def _extra_losses(model):
     extras = [ops.cast(model._aggregate_additional_loss(e), "float32")
               for e in model.losses]
-    return ops.sum(ops.stack(extras)) if extras else None
+    return ops.sum(ops.stack(extras)) if extras else ops.zeros((), "float32")
 
 
-def _add(total, gradient):
-    """`total + gradient`; None is zero, and two sparse gradients (token
-    embeddings) stay sparse: their slices are concatenated."""
-    import tensorflow as tf
+def _surrogate(output, output_grads):
+    """`sum(output * stop_gradient(g))`: its gradient w.r.t. the weights is
+    the vector-Jacobian product of the cached gradients. Scalar outputs
+    get a zero `g` past the first micro-batch (`unstack_outputs`)."""
+    total = ops.zeros((), "float32")
+    for leaf, grad in zip(keras.tree.flatten(output), keras.tree.flatten(output_grads)):
+        if grad is not None:
+            total += ops.sum(ops.cast(leaf, "float32") * ops.cast(grad, "float32"))
+    return total
 
-    if gradient is None or total is None:
-        return total if gradient is None else gradient
-    if isinstance(total, tf.IndexedSlices) and isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(
-            tf.concat([total.values, gradient.values], axis=0),
-            tf.concat([total.indices, gradient.indices], axis=0),
-            total.dense_shape)
-    return tf.convert_to_tensor(total) + tf.convert_to_tensor(gradient)
+
+def _contrastive_loss(model, y, y_pred, sample_weight):
+    loss = ops.cast(model.loss(y, y_pred, sample_weight), "float32")
+    weight = getattr(model, "_contrastive_loss_weight", None)
+    return loss if weight is None else loss * weight
 
 
 def grad_cache_train_step(model, data, steps):
     """One GradCache `fit` step of a `ContrastiveLossMixin` model (TensorFlow).
+
+    Both passes over the micro-batches are `tf.while_loop`s run one
+    iteration at a time, so only one micro-batch's activations are alive.
 
     Args:
         model: a compiled model mixing in `kerasmm.losses.ContrastiveLossMixin`
@@ -135,65 +146,74 @@ def grad_cache_train_step(model, data, steps):
     from keras.src.losses.loss import unscale_loss_for_distribution
 
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    micro_x = split_micro_batches(x, steps)
+    stacked_x = stack_micro_batches(x, steps)
     weights = model.trainable_weights
 
-    # 1. Embed every micro-batch, without a tape.
-    outputs = [_call(model, micro_x[0])]
-    for i in range(1, steps):
-        # Sequential: the next micro-batch starts after the previous one.
-        with tf.control_dependencies(keras.tree.flatten(outputs[-1])):
-            outputs.append(_call(model, keras.tree.map_structure(tf.identity, micro_x[i])))
+    def micro_batch(i):
+        return keras.tree.map_structure(lambda t: t[i], stacked_x)
+
+    def scale(loss):
+        return model.optimizer.scale_loss(loss) if model.optimizer else loss
+
+    # 1. Embed every micro-batch, without a tape. The first runs outside the
+    # loop to give the outputs' structure and dtypes.
+    first = keras.tree.map_structure(tf.stop_gradient, _call(model, micro_batch(0)))
+    arrays = keras.tree.map_structure(
+        lambda t: tf.TensorArray(t.dtype, size=steps, element_shape=t.shape).write(0, t),
+        first)
+
+    def embed(i, arrays):
+        output = keras.tree.map_structure(tf.stop_gradient, _call(model, micro_batch(i)))
+        arrays = keras.tree.map_structure(lambda a, t: a.write(i, t), arrays, output)
+        return i + 1, arrays
+
+    _, arrays = tf.while_loop(lambda i, _: i < steps, embed, (tf.constant(1), arrays),
+                              parallel_iterations=1)
+    stacked = keras.tree.map_structure(lambda a: a.stack(), arrays)
 
     # 2. The loss over the whole batch and its gradient w.r.t. the outputs.
-    leaves = [[tf.stop_gradient(t) for t in keras.tree.flatten(o)] for o in outputs]
     with tf.GradientTape() as tape:
-        for micro in leaves:
-            tape.watch(micro)
-        packed = [keras.tree.pack_sequence_as(o, micro) for o, micro in zip(outputs, leaves)]
-        y_pred = merge_micro_batches(packed)
-        loss = ops.cast(model.loss(y, y_pred, sample_weight), "float32")
-        weight = getattr(model, "_contrastive_loss_weight", None)
-        if weight is not None:
-            loss = loss * weight
-        scaled = model.optimizer.scale_loss(loss) if model.optimizer else loss
-    output_grads, direct_grads = tape.gradient(scaled, (leaves, weights))
-    gradients = list(direct_grads)  # The weights the loss reads directly.
+        tape.watch(keras.tree.flatten(stacked))
+        y_pred = unstack_outputs(stacked)
+        loss = _contrastive_loss(model, y, y_pred, sample_weight)
+        scaled = scale(loss)
+    output_grads, direct_grads = tape.gradient(scaled, (stacked, weights))
 
-    # 3. Back-propagate the cached gradients through each micro-batch.
-    extras_total = None
-    for i in range(steps):
-        dependencies = [g for g in gradients if g is not None]
-        with tf.control_dependencies(dependencies):
-            micro = keras.tree.map_structure(tf.identity, micro_x[i])
+    # 3. Back-propagate the cached gradients through each micro-batch, the
+    # gradients summed in the loop's carry (dense: a loop carries tensors).
+    def backward(i, gradients, extras_total):
         with tf.GradientTape() as tape:
-            micro_leaves = keras.tree.flatten(_call(model, micro))
-            surrogate = ops.zeros((), "float32")
-            for leaf, grad in zip(micro_leaves, output_grads[i]):
-                # Scalars (logit_scale, ...) appear once in the merged loss.
-                if grad is None or (len(leaf.shape) == 0 and i > 0):
-                    continue
-                surrogate += ops.sum(ops.cast(leaf, "float32") * tf.stop_gradient(grad))
-            extras = _extra_losses(model)
-            if extras is not None:
-                extras = extras / steps
-                extras_total = _add(extras_total, extras)
-                surrogate += (model.optimizer.scale_loss(extras)
-                              if model.optimizer else extras)
+            output = _call(model, micro_batch(i))
+            grads = keras.tree.map_structure(lambda g: None if g is None else g[i],
+                                             output_grads)
+            extras = _extra_losses(model) / steps
+            surrogate = _surrogate(output, grads) + scale(extras)
         micro_grads = tape.gradient(surrogate, weights)
-        gradients = [_add(total, g) for total, g in zip(gradients, micro_grads)]
+        gradients = [total if g is None else total + tf.convert_to_tensor(g)
+                     for total, g in zip(gradients, micro_grads)]
+        return i + 1, gradients, extras_total + extras
+
+    zeros = [tf.zeros(w.shape, w.dtype) for w in weights]
+    _, gradients, extras_total = tf.while_loop(
+        lambda i, *_: i < steps, backward,
+        (tf.constant(0), zeros, tf.zeros((), "float32")), parallel_iterations=1)
+    gradients = [g if d is None else g + tf.convert_to_tensor(d)  # logit_scale, ...
+                 for g, d in zip(gradients, direct_grads)]
 
     if weights:
         model.optimizer.apply_gradients(zip(gradients, weights))
-    total_loss = _add(loss, extras_total)
     batch = tf.shape(next(t for t in keras.tree.flatten(x) if t is not None))[0]
     model._loss_tracker.update_state(
-        unscale_loss_for_distribution(total_loss), sample_weight=batch)
+        unscale_loss_for_distribution(loss + extras_total), sample_weight=batch)
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
 def grad_cache_train_step_jax(model, state, data, steps):
     """The JAX (stateless) version of `grad_cache_train_step`.
+
+    Both passes over the micro-batches are `jax.lax.scan`s: one compiled
+    body whose buffers are reused, so only one micro-batch's activations
+    are alive (an unrolled Python loop lets XLA keep them all).
 
     Args:
         model: as in `grad_cache_train_step`.
@@ -209,7 +229,7 @@ def grad_cache_train_step_jax(model, state, data, steps):
 
     trainable, non_trainable, optimizer_variables, metrics_variables = state
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    micro_x = split_micro_batches(x, steps)
+    stacked_x = stack_micro_batches(x, steps)
     kwargs = {"training": True} if model._call_has_training_arg else {}
     optimizer_mapping = list(zip(model.optimizer.variables, optimizer_variables))
 
@@ -218,49 +238,47 @@ def grad_cache_train_step_jax(model, state, data, steps):
             return model.optimizer.scale_loss(loss)
 
     # 1. Embed every micro-batch (no gradient is taken through this pass).
-    outputs = []
-    for micro in micro_x:
+    def embed(non_trainable, micro):
         output, non_trainable = model.stateless_call(trainable, non_trainable, micro,
                                                      **kwargs)
-        outputs.append(jax.lax.stop_gradient(output))
+        return non_trainable, jax.lax.stop_gradient(output)
+
+    non_trainable, stacked = jax.lax.scan(embed, non_trainable, stacked_x)
 
     # 2. The loss over the whole batch and its gradient w.r.t. the outputs.
-    def batch_loss(outputs):
-        loss = ops.cast(model.loss(y, merge_micro_batches(outputs), sample_weight),
-                        "float32")
-        weight = getattr(model, "_contrastive_loss_weight", None)
-        loss = loss if weight is None else loss * weight
+    def batch_loss(stacked):
+        loss = _contrastive_loss(model, y, unstack_outputs(stacked), sample_weight)
         return scale(loss), loss
 
-    (_, loss), output_grads = jax.value_and_grad(batch_loss, has_aux=True)(outputs)
+    (_, loss), output_grads = jax.value_and_grad(batch_loss, has_aux=True)(stacked)
 
     # 3. Back-propagate the cached gradients through each micro-batch.
-    gradients = jax.tree_util.tree_map(ops.zeros_like, trainable)
-    extras_total = ops.zeros((), "float32")
-    for i, micro in enumerate(micro_x):
-        def surrogate(trainable, non_trainable, micro=micro, i=i):
+    def backward(carry, inputs):
+        gradients, non_trainable, extras_total = carry
+        micro, grads = inputs
+
+        def surrogate(trainable, non_trainable):
             output, non_trainable, losses = model.stateless_call(
                 trainable, non_trainable, micro, return_losses=True, **kwargs)
-            total = ops.zeros((), "float32")
-            for leaf, grad in zip(keras.tree.flatten(output),
-                                  keras.tree.flatten(output_grads[i])):
-                if len(leaf.shape) == 0 and i > 0:
-                    continue  # Scalars appear once in the merged loss.
-                total += ops.sum(ops.cast(leaf, "float32") * grad)
             extras = ops.zeros((), "float32")
             for extra in losses:
                 extras += ops.cast(model._aggregate_additional_loss(extra), "float32")
             extras = extras / steps
-            return total + scale(extras), (non_trainable, extras)
+            return _surrogate(output, grads) + scale(extras), (non_trainable, extras)
 
         (_, (non_trainable, extras)), micro_grads = jax.value_and_grad(
             surrogate, has_aux=True)(trainable, non_trainable)
         gradients = jax.tree_util.tree_map(ops.add, gradients, micro_grads)
-        extras_total += extras
+        return (gradients, non_trainable, extras_total + extras), None
+
+    zeros = jax.tree_util.tree_map(ops.zeros_like, trainable)
+    (gradients, non_trainable, extras_total), _ = jax.lax.scan(
+        backward, (zeros, non_trainable, ops.zeros((), "float32")),
+        (stacked_x, output_grads))
 
     trainable, optimizer_variables = model.optimizer.stateless_apply(
         optimizer_variables, gradients, trainable)
     logs, metrics_variables = model._update_metrics_variables(
-        metrics_variables, loss + extras_total, x, y, merge_micro_batches(outputs),
+        metrics_variables, loss + extras_total, x, y, unstack_outputs(stacked),
         sample_weight)
     return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)

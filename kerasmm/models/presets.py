@@ -7,6 +7,7 @@ nothing else. This table is for listing and documentation
 argument to `merge_presets`.
 """
 
+from kerasmm.models.blip.blip_presets import BLIP_PRESETS
 from kerasmm.models.clip.clip_presets import CLIP_PRESETS
 from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.siglip.siglip_presets import SIGLIP_PRESETS
@@ -18,4 +19,5 @@ PRESETS = merge_presets(
     PERCEIVER_PRESETS,
     SIGLIP_PRESETS,
     VILT_PRESETS,
+    BLIP_PRESETS,
 )

@@ -35,6 +35,7 @@ from kerasmm.presets.pins import read_pins  # noqa: F401
 from kerasmm.presets.preprocessor import Preprocessor  # noqa: F401
 from kerasmm.presets.registry import check_preset_entry  # noqa: F401
 from kerasmm.presets.registry import merge_presets  # noqa: F401
+from kerasmm.presets.registry import unpinned_hub_entry  # noqa: F401
 from kerasmm.presets.save import save_to_preset  # noqa: F401
 from kerasmm.presets.weights import assign_weights  # noqa: F401
 from kerasmm.presets.weights import model_weights  # noqa: F401

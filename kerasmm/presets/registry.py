@@ -117,6 +117,23 @@ def check_preset_entry(name, entry):
                          f"Received: {entry['preprocessing']!r}")
 
 
+def unpinned_hub_entry(class_name, description, converter, hf_repo):
+    """A preset entry of one Hub repository not pinned yet (`"unpinned": True`).
+
+    `from_preset` downloads it only with `allow_unpinned=True`;
+    `tools/pin_presets.py` (online) pins it.
+
+    Example:
+    >>> unpinned_hub_entry("Toy", "A toy.", "hf_toy", "org/toy")["sources"]
+    [{'converter': 'hf_toy', 'hf_repo': 'org/toy', 'unpinned': True}]
+    """
+    return {
+        "class_name": class_name,
+        "description": description,
+        "sources": [{"converter": converter, "hf_repo": hf_repo, "unpinned": True}],
+    }
+
+
 def merge_presets(*families):
     """One `{name: entry}` dict from several families' entries.
 

@@ -13,12 +13,11 @@ could not be checked offline.
 """
 
 
+from kerasmm.presets.registry import unpinned_hub_entry
+
+
 def _entry(class_name, description, hf_repo):
-    return {
-        "class_name": class_name,
-        "description": description,
-        "sources": [{"converter": "hf_blip", "hf_repo": hf_repo, "unpinned": True}],
-    }
+    return unpinned_hub_entry(class_name, description, "hf_blip", hf_repo)
 
 
 BLIP_PRESETS = {

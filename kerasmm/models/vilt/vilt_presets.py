@@ -10,12 +10,11 @@ and std are read from the repo's files (see `kerasmm.convert.hf_vilt`).
 """
 
 
+from kerasmm.presets.registry import unpinned_hub_entry
+
+
 def _entry(class_name, description, hf_repo):
-    return {
-        "class_name": class_name,
-        "description": description,
-        "sources": [{"converter": "hf_vilt", "hf_repo": hf_repo, "unpinned": True}],
-    }
+    return unpinned_hub_entry(class_name, description, "hf_vilt", hf_repo)
 
 
 VILT_PRESETS = {

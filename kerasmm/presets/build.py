@@ -145,9 +145,10 @@ def build_model(class_name, config, overrides=None, input_shape=None, build_conf
     except ValueError as error:
         raise ValueError(f"{prefix}{error}") from None
     if expected_class is not None and not issubclass(cls, expected_class):
+        namespace = "tasks" if cls.__module__.startswith("kerasmm.tasks") else "models"
         raise ValueError(
             f"This preset holds a {class_name}, not a {expected_class.__name__}: use "
-            f"kerasmm.models.{class_name}.from_preset(...)"
+            f"kerasmm.{namespace}.{class_name}.from_preset(...)"
         )
     overrides = dict(overrides or {})
     check_overrides(cls, overrides)

@@ -45,12 +45,16 @@ from kerasmm.utils.quiet import quiet_backend_logs
 # `handler=`, a function of the parsed arguments returning the exit status.
 # Nothing heavy at their top level: TensorFlow is imported inside the handlers.
 COMMAND_MODULES = ("kerasmm.app.search_command", "kerasmm.app.shards_command",
-                   "kerasmm.app.caption_command")
+                   "kerasmm.app.caption_command", "kerasmm.app.generate_command")
 
 # `kerasmm demo NAME`: "module:function" of each demo but clip (below). The
 # function takes the parsed `demo` arguments (an option left out is None: the
 # demo's own default) and returns the exit status.
-DEMOS = {"caption": "kerasmm.recipes.caption_demo:run_caption_demo_command"}
+DEMOS = {"caption": "kerasmm.recipes.caption_demo:run_caption_demo_command",
+         "generate": "kerasmm.recipes.generate_demo:run_generate_demo_command",
+         "vqa": "kerasmm.recipes.vqa_demo:run_vqa_demo_command",
+         "chart-qa": "kerasmm.recipes.vqa_demo:run_chart_qa_demo_command",
+         "sentiment": "kerasmm.recipes.vqa_demo:run_sentiment_demo_command"}
 
 JSON_KEYS = (
     "zero_shot_accuracy",

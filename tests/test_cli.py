@@ -158,7 +158,7 @@ def test_options_make_the_config(argv, expected):
 
 def test_unknown_demo_is_an_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["demo", "vqa"])
+        cli.main(["demo", "no-such-demo"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 

@@ -13,6 +13,7 @@ only, an entry of that class's `preset_converters` (see `kerasmm.presets`).
 
 import os
 
+from kerasmm.convert import hf_ast
 from kerasmm.convert import hf_blip
 from kerasmm.convert import hf_clip
 from kerasmm.convert import hf_perceiver
@@ -30,7 +31,8 @@ from kerasmm.convert.tensor_reader import TensorReader  # noqa: F401
 CONVERTERS = {
     converter.kind: converter
     for converter in (hf_clip.CONVERTER, open_clip.CONVERTER, hf_perceiver.CONVERTER,
-                      hf_siglip.CONVERTER, hf_blip.CONVERTER, hf_vilt.CONVERTER)
+                      hf_siglip.CONVERTER, hf_blip.CONVERTER, hf_vilt.CONVERTER,
+                      hf_ast.CONVERTER)
 }
 
 

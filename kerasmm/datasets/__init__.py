@@ -8,6 +8,8 @@ pipeline that reads TFDS.
 
 from kerasmm.datasets.av import av_dataset  # noqa: F401
 from kerasmm.datasets.av import generate_av  # noqa: F401
+from kerasmm.datasets.av_qa import av_qa_dataset  # noqa: F401
+from kerasmm.datasets.av_qa import generate_av_qa  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import imagenet_class_names  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import imagenet_wnids  # noqa: F401
 from kerasmm.datasets.imagenet_metadata import openai_imagenet_templates  # noqa: F401
@@ -40,6 +42,27 @@ from kerasmm.datasets.shapes_captions import CAPTION_SEQUENCE_LENGTH  # noqa: F4
 from kerasmm.datasets.shapes_captions import caption_tokenizer  # noqa: F401
 from kerasmm.datasets.shapes_captions import generate_shapes_captions  # noqa: F401
 from kerasmm.datasets.shapes_captions import shapes_caption_dataset  # noqa: F401
+from kerasmm.datasets.sounds import SOUND_CLASSES  # noqa: F401
+from kerasmm.datasets.sounds import SOUND_TEMPLATES  # noqa: F401
+from kerasmm.datasets.sounds import generate_sounds  # noqa: F401
+from kerasmm.datasets.sounds import sounds_dataset  # noqa: F401
+from kerasmm.datasets.sounds import sounds_tokenizer  # noqa: F401
+from kerasmm.datasets.sounds import zero_shot_sounds  # noqa: F401
+from kerasmm.datasets.shapes_vqa import SHAPES_VQA_ANSWERS  # noqa: F401
+from kerasmm.datasets.shapes_vqa import SHAPES_VQA_QUESTION_TYPES  # noqa: F401
+from kerasmm.datasets.shapes_vqa import generate_shapes_vqa  # noqa: F401
+from kerasmm.datasets.shapes_vqa import shapes_vqa_dataset  # noqa: F401
+from kerasmm.datasets.shapes_vqa import shapes_vqa_tokenizer  # noqa: F401
+from kerasmm.datasets.chart_qa import CHART_QA_ANSWERS  # noqa: F401
+from kerasmm.datasets.chart_qa import CHART_QA_QUESTION_TYPES  # noqa: F401
+from kerasmm.datasets.chart_qa import chart_qa_dataset  # noqa: F401
+from kerasmm.datasets.chart_qa import chart_qa_tokenizer  # noqa: F401
+from kerasmm.datasets.chart_qa import generate_chart_qa  # noqa: F401
+from kerasmm.datasets.multimodal_sentiment import SENTIMENT_LABELS  # noqa: F401
+from kerasmm.datasets.multimodal_sentiment import generate_sentiment  # noqa: F401
+from kerasmm.datasets.multimodal_sentiment import sentiment_dataset  # noqa: F401
+from kerasmm.datasets.multimodal_sentiment import sentiment_tokenizer  # noqa: F401
+from kerasmm.datasets.multimodal_sentiment import single_modality_signal  # noqa: F401
 
 from kerasmm.utils.lazy import lazy_attributes  # noqa: E402
 

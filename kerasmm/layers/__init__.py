@@ -23,3 +23,4 @@ from kerasmm.layers.basic_decoder import BasicDecoder
 from kerasmm.layers.masked_lm_decoder import MaskedLMDecoder
 from kerasmm.layers.multimodal_decoder import MultimodalDecoder
 from kerasmm.layers.gradient_reversal import GradientReversal
+from kerasmm.layers.vector_quantizer import VectorQuantizer

@@ -14,3 +14,5 @@ from kerasmm.losses.info_nce import InfoNCE
 from kerasmm.losses.model_mixin import ContrastiveLossMixin
 from kerasmm.losses.nce_loss import NCELoss
 from kerasmm.losses.siglip_loss import SigLIPLoss
+from kerasmm.losses.vqa_soft_score_loss import VQASoftScoreLoss
+from kerasmm.losses.vqa_soft_score_loss import vqa_soft_scores

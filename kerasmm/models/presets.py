@@ -7,8 +7,10 @@ nothing else. This table is for listing and documentation
 argument to `merge_presets`.
 """
 
+from kerasmm.models.ast.ast_presets import AST_PRESETS
 from kerasmm.models.blip.blip_presets import BLIP_PRESETS
 from kerasmm.models.clip.clip_presets import CLIP_PRESETS
+from kerasmm.models.diffusion.diffusion_presets import DIFFUSION_PRESETS
 from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.siglip.siglip_presets import SIGLIP_PRESETS
 from kerasmm.models.vilt.vilt_presets import VILT_PRESETS
@@ -20,4 +22,6 @@ PRESETS = merge_presets(
     SIGLIP_PRESETS,
     VILT_PRESETS,
     BLIP_PRESETS,
+    AST_PRESETS,
+    DIFFUSION_PRESETS,
 )

@@ -20,6 +20,7 @@ class Retriever:
     `search_text(query, k)` ranks the indexed images for a text query,
     `search_image(image, k)` ranks the indexed texts for an image query.
     Scores are cosine similarities; ties go to the lower index.
+    `rerank` re-orders a search's top-k by an image-text matcher.
     `evaluate` measures Recall@K both ways on a whole split with
     `kerasmm.metrics.retrieval_recall`.
 
@@ -126,13 +127,16 @@ class Retriever:
         """The `k` indexed texts closest to an image query.
 
         Args:
-            image: one image `(H, W, C)` or a batch `(num_queries, H, W, C)`.
+            image: one image `(H, W, C)` or a batch `(num_queries, H, W, C)`
+                (with a `VideoCLIP`: one clip `(T, H, W, C)` or a batch).
             k: int, number of results per query.
 
         Returns:
             `(indices, scores)` as in `search_text`.
         """
-        single = not is_dataset(image) and np.ndim(image) == 3
+        # The rank of one query item: 3 for an image, a model's `item_rank` else.
+        item_rank = getattr(self.clip, "item_rank", 3)
+        single = not is_dataset(image) and np.ndim(image) == item_rank
         if single:
             image = np.asarray(image)[None]
         embeddings = self.encode_images(image)
@@ -156,6 +160,58 @@ class Retriever:
         top = np.take_along_axis(scores, indices, axis=1).astype("float32")
         indices = indices.astype("int64")
         return (indices[0], top[0]) if single else (indices, top)
+
+    def rerank(self, matcher, indices, queries, candidates):
+        """Re-orders a search's top-k by an image-text matcher (e.g. an
+        `ImageTextMatcher`): CLIP retrieves cheaply, the fusion model scores
+        each (query, candidate) pair jointly, as ALBEF / BLIP re-rank.
+
+        Args:
+            matcher: a model with `match_probability(inputs)` -> `(B,)` for
+                inputs `{"images", "token_ids", "padding_mask"}`.
+            indices: int `(k,)` or `(num_queries, k)`, from `search_text`
+                or `search_image`.
+            queries: the queries in the matcher's inputs: for
+                `search_text`, a dict with `"token_ids"` `(num_queries, L)`
+                (optional `"padding_mask"`); for `search_image`, images
+                `(num_queries, H, W, C)`.
+            candidates: the indexed items the same way: images `(N, H, W,
+                C)` for `search_text`, a dict of texts `(N, L)` for
+                `search_image`.
+
+        Returns:
+            `(indices, probabilities)` of `indices`' shape, best first
+            (ties keep the search's order).
+        """
+        if not hasattr(matcher, "match_probability"):
+            raise TypeError("matcher must have a match_probability method, e.g. a "
+                            "kerasmm.tasks.ImageTextMatcher. Received: matcher of type "
+                            f"{type(matcher).__name__}")
+        if np.ndim(indices) not in (1, 2):
+            raise ValueError("indices must have shape (k,) or (num_queries, k). "
+                             f"Received: indices with shape {np.shape(indices)}")
+        single = np.ndim(indices) == 1
+        indices = np.atleast_2d(np.asarray(indices, "int64"))
+        texts, images = (queries, candidates) if isinstance(queries, dict) else (
+            candidates, queries)
+        num_queries, k = indices.shape
+        query_rows = np.repeat(np.arange(num_queries), k)
+        if isinstance(queries, dict):
+            text_rows, image_rows = query_rows, indices.reshape(-1)
+        else:
+            text_rows, image_rows = indices.reshape(-1), query_rows
+        probabilities = []
+        for start in range(0, len(query_rows), self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            batch = {name: np.asarray(value)[text_rows[rows]] for name, value in
+                     texts.items()}
+            batch["images"] = np.asarray(images)[image_rows[rows]]
+            probabilities.append(np.asarray(matcher.match_probability(batch)))
+        probabilities = np.concatenate(probabilities).reshape(num_queries, k)
+        order = np.argsort(-probabilities, axis=1, kind="stable")
+        indices = np.take_along_axis(indices, order, axis=1)
+        probabilities = np.take_along_axis(probabilities, order, axis=1).astype("float32")
+        return (indices[0], probabilities[0]) if single else (indices, probabilities)
 
     # === Evaluation ===
 

@@ -13,8 +13,10 @@ class VQAClassifier(FusionTask):
 
     A `ClassifierHead` (width `2 * backbone.hidden_dim`) on the backbone's
     `"pooled_output"`, as Hugging Face's `ViltForQuestionAnswering`. Train
-    with sparse categorical cross-entropy (one answer) or, as VQA v2,
-    binary cross-entropy on soft scores `min(1, count / 3)` (logits).
+    with sparse categorical cross-entropy (one answer, `from_logits=True`)
+    or, as VQA v2, with `kerasmm.losses.VQASoftScoreLoss()`: binary
+    cross-entropy on the soft scores `min(1, count / 3)` of per-answer
+    annotator counts `(B, num_answers)`.
     `VQAClassifier.from_preset("vilt_b32_vqa")` (or a Hugging Face
     `ViltForQuestionAnswering` directory) loads ViLT's.
 

@@ -1,0 +1,99 @@
+"""`VQADemoConfig`: every value of the VQA demo (`kerasmm demo vqa`), once."""
+
+import dataclasses
+
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_int
+from kerasmm.utils.checks import check_number
+from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.checks import check_rate
+
+VQA_DEMO_DATASETS = ("shapes_vqa", "chart_qa", "sentiment")
+VQA_DEMO_RUNS = ("fusion", "text_only", "image_only")
+
+
+@dataclasses.dataclass(frozen=True)
+class VQADemoConfig:
+    """The VQA demo's data, model, training and output, in one place.
+
+    A small `kerasmm.models.ViLT` with a `VQAClassifier` (a
+    `MultimodalClassifier` for "sentiment") learns one of the embedded
+    question sets with `fit` (`kerasmm.datasets`: "shapes_vqa",
+    "chart_qa", "sentiment") and is scored on its test split per question
+    type; `runs` adds the ablations: the same model trained and tested
+    with the image blanked ("text_only") and with the question blanked
+    ("image_only"). The defaults are the demo (minutes on a few CPU cores);
+    `VQADemoConfig.small()` is the same recipe in seconds, for tests (its
+    numbers mean nothing).
+
+    Example:
+
+    >>> config = VQADemoConfig.small(dataset="chart_qa")
+    >>> config.dataset, config.epochs, config.steps_per_epoch
+    ('chart_qa', 1, 4)
+    """
+
+    dataset: str = "shapes_vqa"
+
+    # === Model (ViLT) ===
+    image_size: int = 32
+    patch_size: int = 8  # 16 patches
+    hidden_dim: int = 64
+    num_layers: int = 3
+    num_heads: int = 4
+    intermediate_dim: int = 128
+
+    # === Training ===
+    num_train: int = 20000
+    epochs: int = 8
+    steps_per_epoch: int = 312  # one pass over num_train at batch_size 64
+    batch_size: int = 64
+    learning_rate: float = 2e-3  # peak, after a linear warmup; cosine decay to 5%
+    warmup_fraction: float = 0.1
+    weight_decay: float = 1e-4
+    seed: int = 0  # initial weights and shuffling
+    jit_compile: bool = True  # XLA: faster steps, slower start
+    # Models trained and tested: "fusion" (both modalities), and the ablations
+    # "text_only" (image blanked) and "image_only" (question blanked).
+    runs: tuple = ("fusion", "text_only", "image_only")
+
+    # === Evaluation ===
+    num_test: int = 2000
+    eval_batch_size: int = 250
+
+    # === Output ===
+    output_dir: str = "kerasmm_vqa_demo"
+    overwrite: bool = False
+    model_filename: str = "vqa_vilt.keras"
+
+    @classmethod
+    def small(cls, **changes):
+        """Seconds on a CPU: a tiny ViLT, a few steps, a few test questions."""
+        small = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32,
+                     image_size=32, patch_size=16, num_train=64, epochs=1,
+                     steps_per_epoch=4, batch_size=16, num_test=32, eval_batch_size=32,
+                     jit_compile=False)
+        return cls(**{**small, **changes})
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, VQA_DEMO_DATASETS)
+        for name in ("image_size", "patch_size", "hidden_dim", "num_layers", "num_heads",
+                     "intermediate_dim", "num_train", "epochs", "steps_per_epoch",
+                     "batch_size", "num_test", "eval_batch_size"):
+            check_positive_int(name, getattr(self, name))
+        check_int("seed", self.seed, minimum=0)
+        check_number("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True)
+        check_number("weight_decay", self.weight_decay, minimum=0)
+        check_rate("warmup_fraction", self.warmup_fraction)
+        if not self.runs or any(run not in VQA_DEMO_RUNS for run in self.runs):
+            raise ValueError(f"runs must be a non-empty tuple of {VQA_DEMO_RUNS}. "
+                             f"Received: runs={self.runs!r}")
+        check_bool("overwrite", self.overwrite)
+        check_bool("jit_compile", self.jit_compile)
+        if self.num_train < self.batch_size:
+            raise ValueError("num_train must be >= batch_size. Received: "
+                             f"num_train={self.num_train}, batch_size={self.batch_size}")
+        if self.image_size % self.patch_size:
+            raise ValueError("image_size must be a multiple of patch_size. Received: "
+                             f"image_size={self.image_size}, patch_size={self.patch_size}")

@@ -1,0 +1,80 @@
+"""`kerasmm demo vqa` (and chart-qa, sentiment): the recipe in small mode, and its parts."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kerasmm import cli
+from kerasmm.datasets import generate_chart_qa, generate_sentiment, generate_shapes_vqa
+from kerasmm.recipes.vqa_demo import format_vqa_results
+from kerasmm.recipes.vqa_demo import question_groups as groups_of
+from kerasmm.recipes.vqa_demo_config import VQADemoConfig
+
+
+def test_groups_cover_types_and_splits():
+    shapes = groups_of("shapes_vqa", generate_shapes_vqa("test", 200, 16))
+    assert {"all", "color", "shape", "count", "size", "position", "seen_combos",
+            "held_out_combos"} <= set(shapes)
+    assert shapes["color"].sum() + shapes["shape"].sum() + shapes["count"].sum() + \
+        shapes["size"].sum() + shapes["position"].sum() == 200
+    charts = groups_of("chart_qa", generate_chart_qa("test", 40, 32))
+    assert charts["bar_chart"].sum() + charts["line_chart"].sum() == 40
+    sentiment = groups_of("sentiment", generate_sentiment("test", 40, 16))
+    assert sentiment["wish"].sum() + sentiment["dread"].sum() == 40
+    table = format_vqa_results({"fusion": {"all": 0.5}, "text_only": {"all": 0.25}},
+                               {"all": 40})
+    assert table.splitlines()[1].split() == ["all", "40", "0.500", "0.250"]
+
+
+def test_config_validates():
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        VQADemoConfig(dataset="gqa")
+    with pytest.raises(ValueError, match="image_size must be a multiple of patch_size"):
+        VQADemoConfig(patch_size=5)
+    with pytest.raises(ValueError, match="runs must be a non-empty tuple"):
+        VQADemoConfig(runs=("audio_only",))
+    with pytest.raises(ValueError, match="num_train must be >= batch_size"):
+        VQADemoConfig.small(num_train=8)
+
+
+@pytest.mark.slow  # three tiny ViLTs compiled and trained
+def test_demo_vqa_small_run_and_saved_model(tmp_path, capsys):
+    output_dir = str(tmp_path / "out")
+    status = cli.main(["demo", "vqa", "--small", "--output-dir", output_dir, "--json"])
+    assert status == 0
+    out = capsys.readouterr().out
+    results = json.loads(out.strip().splitlines()[-1])
+    for run in ("fusion", "text_only", "image_only"):
+        assert set(results["by_group"][run]) >= {"all", "color", "held_out_combos"}
+        assert 0 <= results["by_group"][run]["all"] <= 1
+    assert results["accuracy"] == results["by_group"]["fusion"]["all"]
+    assert "text_only" in out and "held_out_combos" in out
+    # The saved VQAClassifier reloads with equal outputs.
+    model = keras.saving.load_model(results["model_path"])
+    assert os.path.dirname(results["model_path"]) == output_dir
+    data = generate_shapes_vqa("test", 4, 32)
+    from kerasmm.datasets import shapes_vqa_tokenizer
+
+    inputs = {"images": data["images"].astype("float32") / 127.5 - 1,
+              **shapes_vqa_tokenizer()(data["questions"])}
+    again = keras.saving.load_model(results["model_path"])
+    np.testing.assert_allclose(np.asarray(model(inputs)), np.asarray(again(inputs)),
+                               atol=1e-6)
+    assert tuple(model(inputs).shape) == (4, 20)
+    # A second run into the same folder is refused before training.
+    assert cli.main(["demo", "vqa", "--small", "--output-dir", output_dir]) == 2
+
+
+@pytest.mark.slow
+def test_demo_sentiment_small_run_without_ablations(tmp_path):
+    from kerasmm.recipes.vqa_demo import run_vqa_demo
+
+    config = VQADemoConfig.small(dataset="sentiment", runs=("fusion",),
+                                 output_dir=str(tmp_path))
+    results = run_vqa_demo(config, verbose=0, log=lambda line: None)
+    assert set(results["by_group"]) == {"fusion"}
+    assert np.isnan(results["text_only_accuracy"])
+    assert {"wish", "dread", "present", "absent"} <= set(results["by_group"]["fusion"])

@@ -164,8 +164,8 @@ def plot_text_to_image(queries, images, indices, scores=None, matches=None, titl
     k = indices.shape[1]
     if title is None:
         title = f"Text-to-image retrieval: each query's top {k} images, best first"
-    legend = ("the score under each image; green frame and tick: the image matches the "
-              "query, red frame and cross: it does not")
+    legend = ("the score under each image; " if scores is not None else "") + (
+        "green frame and tick: the image matches the query, red frame and cross: it does not")
     lines = [title] + ([legend] if matches is not None else [])
     layout = retrieval_layout(queries, images.shape[1:3], k, cell_size, len(lines))
     picture = Image.new("RGB", layout["size"], BACKGROUND)

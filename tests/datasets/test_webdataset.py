@@ -274,4 +274,6 @@ def test_http_shards_are_read_in_parallel(written):
         server.server_close()
     assert keys["serial"] == keys["parallel"] == [f"{i:09d}" for i in range(16)]
     assert seconds["serial"] >= 2.0
-    assert seconds["parallel"] < 0.6 * seconds["serial"], seconds
+    # Reading the four one after another costs four latencies; concurrently,
+    # at least one whole latency (0.5 s) is saved even on a loaded machine.
+    assert seconds["parallel"] < seconds["serial"] - 0.6, seconds

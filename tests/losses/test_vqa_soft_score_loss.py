@@ -56,4 +56,10 @@ def test_trains_a_vqa_classifier_with_fit():
     counts = np.tile([[10.0, 1.0, 0.0]], (64, 1))
     model.compile(keras.optimizers.Adam(1e-2), VQASoftScoreLoss(), jit_compile=False)
     history = model.fit(x, counts, epochs=2, batch_size=8, verbose=0)
-    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    # The summed BCE cannot fall below the targets' binary entropies (soft
+    # scores 1, 1/3, 0): the gap to that floor must halve at least.
+    t = np.array([1.0, 1.0 / 3.0, 0.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = float(np.nansum(-t * np.log(t) - (1 - t) * np.log(1 - t)))
+    first, last = history.history["loss"][0], history.history["loss"][-1]
+    assert last - floor < 0.5 * (first - floor), (first, last, floor)

@@ -12,19 +12,14 @@ status 2) before the model loads. TensorFlow is imported inside the
 handler.
 """
 
-import argparse
 import json
 import os
 import sys
 
+from kerasmm.app.arguments import positive_int
+
 DEFAULT_PRESET = "blip_captioning_base"
 STRATEGIES = ("greedy", "beam")
-
-
-def _positive_int(text):
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, received {text!r}")
-    return int(text)
 
 
 def add_parser(commands):
@@ -36,11 +31,11 @@ def add_parser(commands):
     parser.add_argument("--preset", default=DEFAULT_PRESET,
                         help="an ImageCaptioner preset name, a preset directory or "
                              f"hf://org/repo (default {DEFAULT_PRESET})")
-    parser.add_argument("--max-length", type=_positive_int, default=30,
+    parser.add_argument("--max-length", type=positive_int, default=30,
                         help="most tokens per caption (default 30)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="greedy",
                         help="decoding: greedy or beam search (default greedy)")
-    parser.add_argument("--num-beams", type=_positive_int, default=3,
+    parser.add_argument("--num-beams", type=positive_int, default=3,
                         help="beams of --strategy beam (default 3)")
     parser.add_argument("--allow-unpinned", action="store_true",
                         help="accept a remote preset not pinned to a commit")

@@ -18,20 +18,10 @@ import json
 import os
 import sys
 
+from kerasmm.app.arguments import non_negative_int, positive_int
+
 DEFAULT_PRESET = "shapes_diffusion_tiny"
 SAMPLERS = ("ddim", "ddpm")
-
-
-def _positive_int(text):
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, received {text!r}")
-    return int(text)
-
-
-def _non_negative_int(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, received {text!r}")
-    return int(text)
 
 
 def _non_negative_float(text):
@@ -55,17 +45,17 @@ def add_parser(commands):
     parser.add_argument("--preset", default=DEFAULT_PRESET,
                         help="a TextToImageDiffusion preset name or preset directory "
                              f"(default {DEFAULT_PRESET})")
-    parser.add_argument("--num-steps", type=_positive_int, default=50,
+    parser.add_argument("--num-steps", type=positive_int, default=50,
                         help="denoising steps (default 50)")
     parser.add_argument("--guidance-scale", type=_non_negative_float, default=3.0,
                         help="classifier-free guidance scale; 1 is unguided (default 3)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="the sampling seed (default 0)")
-    parser.add_argument("--num-images", type=_positive_int, default=1,
+    parser.add_argument("--num-images", type=positive_int, default=1,
                         help="images drawn, side by side in the PNG (default 1)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="ddim",
                         help="DDIM (deterministic) or DDPM ancestral (default ddim)")
-    parser.add_argument("--scale", type=_positive_int, default=1,
+    parser.add_argument("--scale", type=positive_int, default=1,
                         help="enlarge each pixel N times in the PNG (default 1)")
     parser.add_argument("--json", action="store_true",
                         help="end stdout with one JSON line describing the output")

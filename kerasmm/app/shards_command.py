@@ -17,16 +17,11 @@ samples are readable and how many were skipped, by reason. TensorFlow is
 imported inside the handlers.
 """
 
-import argparse
 import json
 import sys
 import warnings
 
-
-def _samples_per_shard(text):
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, received {text!r}")
-    return int(text)
+from kerasmm.app.arguments import positive_int
 
 
 def add_parser(commands):
@@ -44,7 +39,7 @@ def add_parser(commands):
     write.add_argument("output_pattern",
                        help="shard paths with a printf-style number, e.g. "
                             "shards/train-%%06d.tar")
-    write.add_argument("--samples-per-shard", type=_samples_per_shard, default=1000,
+    write.add_argument("--samples-per-shard", type=positive_int, default=1000,
                        help="samples per shard (default 1000)")
     write.add_argument("--split", default=None,
                        help="Karpathy JSON: the split to write (default: all images); "

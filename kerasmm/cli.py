@@ -38,6 +38,8 @@ import json
 import sys
 import textwrap
 
+from kerasmm.app.arguments import non_negative_int
+from kerasmm.app.arguments import positive_int
 from kerasmm.utils.quiet import quiet_backend_logs
 
 # Commands defined in other modules. Each has `add_parser(commands)`, which adds
@@ -78,26 +80,6 @@ JSON_KEYS = (
 DEMO_OVERRIDES = ("epochs", "steps_per_epoch", "batch_size", "seed", "output_dir")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, received {text!r}")
-    return value
-
-
 def _demo_epilog(full, small):
     from kerasmm.recipes.config_format import format_config
 
@@ -124,16 +106,16 @@ def _add_demo_parser(commands):
     demo.set_defaults(handler=run_demo_command)
     demo.add_argument("name", nargs="?", choices=("clip", *DEMOS), default="clip",
                       help="which demo (default clip)")
-    demo.add_argument("--epochs", type=_positive_int, default=None,
+    demo.add_argument("--epochs", type=positive_int, default=None,
                       help=f"training epochs (default {full.epochs}; "
                            f"{small.epochs} with --small)")
-    demo.add_argument("--steps-per-epoch", type=_positive_int, default=None,
+    demo.add_argument("--steps-per-epoch", type=positive_int, default=None,
                       help=f"batches per epoch (default {full.steps_per_epoch}; "
                            f"{small.steps_per_epoch} with --small)")
-    demo.add_argument("--batch-size", type=_positive_int, default=None,
+    demo.add_argument("--batch-size", type=positive_int, default=None,
                       help=f"examples per batch (default {full.batch_size}; "
                            f"{small.batch_size} with --small)")
-    demo.add_argument("--seed", type=_non_negative_int, default=None,
+    demo.add_argument("--seed", type=non_negative_int, default=None,
                       help=f"seed of the initial weights and the shuffling "
                            f"(default {full.seed})")
     demo.add_argument("--output-dir", default=None,
@@ -208,13 +190,13 @@ def _add_eval_parser(commands):
         add("data_dir", help="the TFDS data directory (default: TFDS' own)")
         add("download", action="store_const", const=True,
             help="let TFDS download and prepare a dataset missing from --data-dir")
-        add("num_examples", type=_positive_int,
+        add("num_examples", type=positive_int,
             help="evaluate only the first N images (default: all)")
-        add("num_per_class", type=_positive_int,
+        add("num_per_class", type=positive_int,
             help=f"shapes: images per class (default {getattr(d, 'num_per_class', None)})")
-        add("recall_k", type=_positive_int, nargs="+",
+        add("recall_k", type=positive_int, nargs="+",
             help=f"the ks of recall@k (default {' '.join(map(str, getattr(d, 'recall_k', ())))})")
-        add("batch_size", type=_positive_int,
+        add("batch_size", type=positive_int,
             help=f"images or texts per batch (default {d.batch_size})")
         add("output_path", help="write the results JSON there")
         parser.add_argument("--json", action="store_true",

@@ -94,19 +94,22 @@ def build_generator(config):
         attention_levels=config.attention_levels,
         num_heads=config.num_heads, num_groups=config.num_groups,
         text_hidden_dim=config.text_hidden_dim, text_num_layers=config.text_num_layers,
-        prompt_dropout=config.prompt_dropout, seed=config.seed)
+        prompt_dropout=config.prompt_dropout, pooled_text=config.pooled_text,
+        seed=config.seed)
     return model, preprocessor
 
 
 def train_generator(model, data, config, verbose=2, callbacks=None):
     """`fit` of `config.epochs` x `config.steps_per_epoch` batches (AdamW with
-    EMA weights, cosine decay); returns `(history, seconds)`."""
+    EMA weights; linear warmup, then cosine decay); returns `(history, seconds)`."""
     keras.utils.set_random_seed(config.seed)
     steps = config.epochs * config.steps_per_epoch
+    warmup = int(config.warmup_fraction * steps)
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, steps, warmup_target=None, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4,
-                                                   use_ema=True, ema_momentum=0.995))
+        config.learning_rate / 10, steps - warmup, alpha=0.05,
+        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, use_ema=True,
+                                                   ema_momentum=config.ema_momentum))
     batches = SceneBatches(data, config.batch_size, config.steps_per_epoch, config.seed)
     start = time.perf_counter()
     history = model.fit(batches, epochs=config.epochs, verbose=verbose, callbacks=callbacks)

@@ -15,7 +15,7 @@ from kerasmm.models.diffusion.diffusion_blocks import timestep_embedding
 
 
 def build_unet(image_shape, context_dim, hidden_dim, channel_multipliers, attention_levels,
-               num_heads, num_groups, dropout, dtype=None, name="unet"):
+               num_heads, num_groups, dropout, pooled_text=False, dtype=None, name="unet"):
     """A U-Net predicting the noise: `[x_t, t, text tokens, text mask] -> eps`.
 
     Level `i` works at `H / 2**i` with `hidden_dim * channel_multipliers[i]`
@@ -25,7 +25,10 @@ def build_unet(image_shape, context_dim, hidden_dim, channel_multipliers, attent
     the levels with a skip connection each and nearest-neighbour upsampling.
     The timestep goes through the sinusoidal embedding (width
     `hidden_dim`) and a 2-layer MLP (width `4 * hidden_dim`) into every
-    ResBlock.
+    ResBlock. With `pooled_text`, the mean of the unmasked text tokens
+    goes through its own 2-layer MLP and is added to that embedding
+    (global text conditioning, as Imagen's pooled embedding and SDXL's
+    pooled text vector), so every ResBlock also sees the whole prompt.
     """
     height, width, channels = image_shape
     widths = [hidden_dim * m for m in channel_multipliers]
@@ -53,6 +56,14 @@ def build_unet(image_shape, context_dim, hidden_dim, channel_multipliers, attent
     embedding = layer(keras.layers.Dense, 4 * hidden_dim, activation="silu",
                       name="time_dense_1")(embedding)
     embedding = layer(keras.layers.Dense, 4 * hidden_dim, name="time_dense_2")(embedding)
+    if pooled_text:
+        weights = ops.cast(context_mask, context.dtype)[:, :, None]
+        pooled = ops.sum(context * weights, axis=1) / ops.maximum(
+            ops.sum(weights, axis=1), 1.0)
+        pooled = layer(keras.layers.Dense, 4 * hidden_dim, activation="silu",
+                       name="text_pool_dense_1")(pooled)
+        embedding = embedding + layer(keras.layers.Dense, 4 * hidden_dim,
+                                      name="text_pool_dense_2")(pooled)
 
     # === Down ===
     h = layer(keras.layers.Conv2D, widths[0], 3, padding="same", name="conv_in")(images)

@@ -9,6 +9,7 @@ from kerasmm.models.diffusion.denoiser import build_unet
 from kerasmm.models.diffusion.diffusion_presets import DIFFUSION_PRESETS
 from kerasmm.models.diffusion.diffusion_sampling import DiffusionSamplingMixin
 from kerasmm.presets import PresetMixin
+from kerasmm.utils.checks import check_bool
 from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_int
 from kerasmm.utils.checks import check_images
@@ -82,6 +83,9 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         text_hidden_dim: int, width of the text tokens the U-Net reads.
         text_num_layers: int, blocks of the own text encoder.
         text_encoder: None or a Keras model (see above).
+        pooled_text: bool, also condition every ResBlock on the mean of the
+            unmasked text tokens, added to the timestep embedding (global
+            conditioning beside cross-attention; False: cross-attention only).
         num_train_timesteps: int, `T`.
         beta_schedule: `"cosine"` (Nichol & Dhariwal) or `"linear"` (DDPM).
         prompt_dropout: float in [0, 1), classifier-free guidance dropout.
@@ -124,7 +128,7 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
                  channel_multipliers=(1, 2, 2), attention_levels=None, num_heads=4,
                  num_groups=8, text_hidden_dim=64, text_num_layers=2, text_encoder=None,
                  num_train_timesteps=1000, beta_schedule="cosine", prompt_dropout=0.1,
-                 pad_token_id=0, dropout=0.0, seed=None, **kwargs):
+                 pad_token_id=0, dropout=0.0, seed=None, pooled_text=False, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(image_shape)
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
@@ -165,6 +169,7 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         self.pad_token_id = check_int("pad_token_id", pad_token_id, minimum=0)
         self.dropout = check_rate("dropout", dropout)
         self.seed = check_int("seed", seed, allow_none=True)
+        self.pooled_text = check_bool("pooled_text", pooled_text)
         self.alphas_cumprod = schedules.alphas_cumprod(
             schedules.betas(beta_schedule, num_train_timesteps))
 
@@ -185,7 +190,8 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         self.text_encoder = text_encoder
         self.unet = build_unet(self.image_shape, text_hidden_dim, hidden_dim,
                                self.channel_multipliers, self.attention_levels, num_heads,
-                               num_groups, dropout, dtype=dtype)
+                               num_groups, dropout, pooled_text=self.pooled_text,
+                               dtype=dtype)
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.noise_loss = keras.losses.MeanSquaredError(name="noise_mse")
         self.built = True
@@ -295,7 +301,7 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
             "image_shape", "vocabulary_size", "context_length", "hidden_dim",
             "channel_multipliers", "attention_levels", "num_heads", "num_groups",
             "text_hidden_dim", "text_num_layers", "num_train_timesteps", "beta_schedule",
-            "prompt_dropout", "pad_token_id", "dropout", "seed")})
+            "prompt_dropout", "pad_token_id", "dropout", "seed", "pooled_text")})
         config["text_encoder"] = None if self.owns_text_encoder else (
             keras.saving.serialize_keras_object(self.text_encoder))
         return config

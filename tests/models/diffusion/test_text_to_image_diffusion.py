@@ -119,6 +119,7 @@ def test_bad_image_shape_is_refused(image_shape):
     (dict(attention_levels=(2,)), "attention_levels must be levels in"),
     (dict(beta_schedule="quadratic"), "beta_schedule must be one of"),
     (dict(prompt_dropout=1.0), "prompt_dropout must be in"),
+    (dict(pooled_text="yes"), "pooled_text must be"),
 ])
 def test_bad_arguments_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
@@ -177,6 +178,28 @@ def test_padding_is_inert_and_the_prompt_matters(model, token_ids):
         ops.convert_to_numpy(model.denoise(noisy, timesteps, token_ids[:, :6])), full, atol=1e-5)
     other = ops.convert_to_numpy(model.denoise(noisy, timesteps, token_ids[::-1]))
     assert np.abs(other - full).max() > 1e-3
+
+
+def test_pooled_text_alone_conditions_the_unet(token_ids, tmp_path):
+    # No attention anywhere: only the pooled text embedding can carry the prompt.
+    noisy, timesteps = denoise_inputs()
+    outputs = {}
+    for pooled in (False, True):
+        model = randomize(TextToImageDiffusion(**TINY, attention_levels=(),
+                                               pooled_text=pooled))
+        full = ops.convert_to_numpy(model.denoise(noisy, timesteps, token_ids))
+        other = ops.convert_to_numpy(model.denoise(noisy, timesteps, token_ids[::-1]))
+        outputs[pooled] = np.abs(other - full).max()
+    assert outputs[False] < 1e-6 and outputs[True] > 1e-3
+    np.testing.assert_allclose(  # Padding stays inert.
+        ops.convert_to_numpy(model.denoise(noisy, timesteps, token_ids[:, :6])), full,
+        atol=1e-5)
+    config = model.get_config()
+    assert config["pooled_text"] is True
+    assert TextToImageDiffusion.from_config(config).count_params() == model.count_params()
+    # Configs saved before `pooled_text` existed load without it.
+    del config["pooled_text"]
+    assert TextToImageDiffusion.from_config(config).pooled_text is False
 
 
 def test_a_frozen_clip_text_tower_conditions_the_unet(token_ids, tmp_path):

@@ -33,7 +33,8 @@ def main():
     args = parser.parse_args()
     everything = {}
     for dataset in args.datasets.split(","):
-        base = VQADemoConfig.small() if args.small else VQADemoConfig()
+        base = (VQADemoConfig.small(dataset=dataset) if args.small
+                else VQADemoConfig.for_dataset(dataset))
         sizes = {"image_size": args.image_size, "patch_size": args.patch_size}
         base = dataclasses.replace(base, **{k: v for k, v in sizes.items() if v})
         epochs = args.epochs or base.epochs

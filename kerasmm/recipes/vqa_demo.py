@@ -73,7 +73,7 @@ def build_vqa_model(config, tokenizer, num_answers):
                     patch_size=config.patch_size, hidden_dim=config.hidden_dim,
                     num_layers=config.num_layers, num_heads=config.num_heads,
                     max_sequence_length=tokenizer.sequence_length,
-                    intermediate_dim=config.intermediate_dim)
+                    intermediate_dim=config.intermediate_dim, dropout=config.dropout)
     if config.dataset == "sentiment":
         return MultimodalClassifier(backbone, num_classes=num_answers)
     return VQAClassifier(backbone, num_answers=num_answers)
@@ -174,11 +174,12 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
 def vqa_demo_config(args, dataset="shapes_vqa"):
     """The `VQADemoConfig` of parsed `kerasmm demo` arguments (None: default)."""
     small = getattr(args, "small", False)
-    config = VQADemoConfig.small() if small else VQADemoConfig()
+    config = (VQADemoConfig.small(dataset=dataset) if small
+              else VQADemoConfig.for_dataset(dataset))
     changes = {name: getattr(args, name) for name in OVERRIDES
                if getattr(args, name, None) is not None}
-    return dataclasses.replace(config, dataset=dataset,
-                               overwrite=bool(getattr(args, "overwrite", False)), **changes)
+    return dataclasses.replace(config, overwrite=bool(getattr(args, "overwrite", False)),
+                               **changes)
 
 
 def _run_command(args, dataset):

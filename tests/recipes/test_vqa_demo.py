@@ -38,6 +38,22 @@ def test_config_validates():
         VQADemoConfig(runs=("audio_only",))
     with pytest.raises(ValueError, match="num_train must be >= batch_size"):
         VQADemoConfig.small(num_train=8)
+    with pytest.raises(ValueError, match="dropout"):
+        VQADemoConfig(dropout=1.0)
+
+
+def test_each_demo_gets_its_recipe():
+    from argparse import Namespace
+
+    from kerasmm.recipes.vqa_demo import vqa_demo_config
+
+    shapes = vqa_demo_config(Namespace(epochs=3), "shapes_vqa")
+    assert (shapes.image_size, shapes.patch_size, shapes.epochs) == (64, 16, 3)
+    charts = vqa_demo_config(Namespace(), "chart_qa")
+    assert charts == VQADemoConfig.for_dataset("chart_qa")
+    assert (charts.dataset, charts.image_size, charts.dropout) == ("chart_qa", 32, 0.0)
+    small = vqa_demo_config(Namespace(small=True, overwrite=True), "sentiment")
+    assert (small.dataset, small.epochs, small.overwrite) == ("sentiment", 1, True)
 
 
 @pytest.mark.slow  # three tiny ViLTs compiled and trained

@@ -30,8 +30,9 @@ class ViLTPreprocessor(Preprocessor):
     `BertTokenizer` with `padding="max_length", truncation=True` (keras-hub's
     `BertTokenizer` and `StartEndPacker`), with a `"padding_mask"`; the text
     part runs eagerly or in `tf.data`. Pictures go through a
-    `ViLTImagePreprocessor` (eagerly: a list of pictures of any sizes),
-    which adds `"pixel_mask"`.
+    `ViLTImagePreprocessor`, which adds `"pixel_mask"`: eagerly a list of
+    pictures of any sizes, or in `tf.data` (graph mode) a ragged batch
+    (`Dataset.ragged_batch`) or a dense one.
 
     `ViLTPreprocessor.from_preset(preset)` reads the preset of any ViLT
     task (`VQAClassifier.from_preset(preset)`, ...): a registered name, a

@@ -9,6 +9,7 @@ import tensorflow as tf
 from kerasmm.models import ViLTPreprocessor
 from kerasmm.models.vilt import ViLTImagePreprocessor
 from kerasmm.models.vilt.vilt_image_preprocessor import resized_size
+from kerasmm.models.vilt.vilt_image_preprocessor import resized_size_tensor
 from kerasmm.tasks import VQAClassifier
 from tests.convert.parity import fixture, reference
 
@@ -42,6 +43,58 @@ def test_resized_size_follows_vilt():
     assert resized_size(480, 640, 384, 640, 32) == (384, 512)
     assert resized_size(300, 1200, 384, 640, 32) == (160, 640)  # Longer side capped.
     assert resized_size(640, 480, 384, 640, 32) == (512, 384)
+
+
+def hf_resized_size(height, width, shortest, longest, divisor):
+    """Hugging Face's `ViltImageProcessor` size arithmetic, in Python."""
+    if height < width:
+        new_height, new_width = shortest, width * (shortest / height)
+    else:
+        new_height, new_width = height * (shortest / width), shortest
+    if max(new_height, new_width) > longest:
+        scale = longest / max(new_height, new_width)
+        new_height, new_width = new_height * scale, new_width * scale
+    new_height, new_width = int(new_height + 0.5), int(new_width + 0.5)
+    return new_height // divisor * divisor, new_width // divisor * divisor
+
+
+def test_resized_size_tensor_equals_the_python_arithmetic():
+    heights, widths = np.meshgrid(np.arange(1, 1500, 7), np.arange(1, 1500, 11))
+    heights, widths = heights.ravel(), widths.ravel()
+    for edges in ((384, 640, 32), (32, 53, 8)):
+        got = np.stack(resized_size_tensor(heights, widths, *edges), axis=1)
+        want = [hf_resized_size(int(h), int(w), *edges) for h, w in zip(heights, widths)]
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.tf_only
+def test_images_in_tf_data_equal_eager():
+    preprocessor = ViLTImagePreprocessor(shortest_edge=32, size_divisor=8)
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (h, w, 3), dtype="uint8")
+                for h, w in ((40, 80), (60, 40), (33, 33), (24, 50))]
+    spec = tf.TensorSpec((None, None, 3), tf.uint8)
+    ragged = tf.data.Dataset.from_generator(lambda: iter(pictures), output_signature=spec)
+    batches = list(ragged.ragged_batch(2).map(preprocessor))  # Traced: graph mode.
+    assert len(batches) == 2 and batches[0]["pixel_mask"].numpy().min() == 0
+    for i, batch in enumerate(batches):
+        eager = preprocessor(pictures[2 * i:2 * i + 2])
+        for key in ("images", "pixel_mask"):
+            np.testing.assert_array_equal(batch[key], eager[key])
+    same_size = np.stack([pictures[1], pictures[1][::-1]])
+    dense = tf.data.Dataset.from_tensor_slices(same_size).batch(2).map(preprocessor)
+    batch, eager = next(iter(dense)), preprocessor(list(same_size))
+    assert batch["images"].shape == (2, 48, 32, 3)
+    for key in ("images", "pixel_mask"):
+        np.testing.assert_array_equal(batch[key], eager[key])
+    whole = ViLTPreprocessor.from_preset(fixture("hf_vilt_vqa"), sequence_length=10,
+                                         image_preprocessor=preprocessor)
+    texts = tf.data.Dataset.from_tensor_slices(PROMPTS[:2])
+    pairs = tf.data.Dataset.zip(texts, ragged.take(2)).ragged_batch(2)
+    batch = next(iter(pairs.map(lambda t, x: whole({"prompts": t, "images": x}))))
+    eager = whole({"prompts": PROMPTS[:2], "images": pictures[:2]})
+    for key in eager:
+        np.testing.assert_array_equal(batch[key], eager[key])
 
 
 def test_presets_and_the_whole_path(tmp_path):

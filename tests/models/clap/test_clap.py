@@ -203,8 +203,9 @@ def test_mirrored_strategy_and_accumulation_equal_one_device():
 def test_fit_learns_sounds_retrieval_and_zero_shot():
     from kerasmm.recipes.clap_sounds import train_sounds_clap
 
-    _, results = train_sounds_clap(epochs=8, num_train=2048, num_per_class=5)
+    # A short run (4 epochs of 1,536 clips: about 0.8 recall@1 here, chance 0.056).
+    _, results = train_sounds_clap(epochs=4, num_train=1536, num_per_class=5)
     chance = results["retrieval_chance"]
-    assert results["a2t_recall@1"] > 5 * chance, results
-    assert results["t2a_recall@1"] > 5 * chance, results
-    assert results["zero_shot_accuracy"] > 5 * results["zero_shot_chance"], results
+    assert results["a2t_recall@1"] > 10 * chance, results
+    assert results["t2a_recall@1"] > 10 * chance, results
+    assert results["zero_shot_accuracy"] > 10 * results["zero_shot_chance"], results

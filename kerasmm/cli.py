@@ -53,6 +53,7 @@ COMMAND_MODULES = ("kerasmm.app.search_command", "kerasmm.app.shards_command",
 # function takes the parsed `demo` arguments (an option left out is None: the
 # demo's own default) and returns the exit status.
 DEMOS = {"caption": "kerasmm.recipes.caption_demo:run_caption_demo_command",
+         "video-caption": "kerasmm.recipes.video_caption_demo:run_video_caption_demo_command",
          "generate": "kerasmm.recipes.generate_demo:run_generate_demo_command",
          "vqa": "kerasmm.recipes.vqa_demo:run_vqa_demo_command",
          "chart-qa": "kerasmm.recipes.vqa_demo:run_chart_qa_demo_command",

@@ -20,7 +20,10 @@ Each has `config.json`, `model.safetensors`, `vocab.txt`,
 `images`; `token_ids` / `padding_mask` of `PROMPTS` as Hugging Face's
 `BertTokenizer` gives them) and the outputs: captioning `logits`
 (teacher-forced, `[DEC]` first as BLIP trains) and `generated` (greedy
-`generate(pixel_values, max_new_tokens=MAX_NEW_TOKENS)`); VQA
+`generate(pixel_values, max_new_tokens=MAX_NEW_TOKENS)`), `prompt_ids` (the
+`CAPTION_PROMPTS`, one per image, `[CLS] ... [SEP]` as the processor gives
+them) and `prompted` (greedy `generate(pixel_values, input_ids=prompt_ids)`,
+which continues each prompt); VQA
 `answer_ids` / `answer_mask`, `logits` (the answer decoder over the
 question states) and `generated` (greedy `generate` of the questions); ITM
 `itm_logits` (`use_itm_head=True`) and `similarity`
@@ -48,6 +51,7 @@ VOCABULARY = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
 PROMPTS = ["a picture of", "what color is the cat?", "how many dogs are playing?",
            "A Red Circle, on the TABLE."]
 ANSWERS = ["two", "red", "yes", "a big square"]
+CAPTION_PROMPTS = ["a picture of", "a photo of", "the red cat", "two cats on"]  # 3 words each
 
 
 def config(vision_width):
@@ -74,10 +78,10 @@ def randomize(model, seed):
                 parameter.copy_(0.3 * noise)
 
 
-def tokenize(directory, texts):
+def tokenize(directory, texts, max_length=12):
     tokenizer = transformers.BertTokenizer(os.path.join(directory, "vocab.txt"),
                                            do_lower_case=True)
-    batch = tokenizer(texts, padding="max_length", max_length=12, return_tensors="np")
+    batch = tokenizer(texts, padding="max_length", max_length=max_length, return_tensors="np")
     return batch["input_ids"].astype("int32"), batch["attention_mask"].astype(bool)
 
 
@@ -133,8 +137,13 @@ def captioning(model, directory, pixels, token_ids, padding_mask):
                 attention_mask=torch.from_numpy(padding_mask).long())
     generated = model.generate(pixel_values=pixels, max_new_tokens=MAX_NEW_TOKENS,
                                do_sample=False, num_beams=1)
+    prompt_ids, prompt_mask = tokenize(directory, CAPTION_PROMPTS, max_length=5)
+    assert prompt_mask.all()  # Equal lengths: no padding inside the prompts.
+    prompted = model.generate(pixel_values=pixels, input_ids=torch.from_numpy(prompt_ids).long(),
+                              max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=1)
     return {"caption_ids": ids, "logits": out.logits.numpy(),
-            "generated": generated.numpy().astype("int32")}
+            "generated": generated.numpy().astype("int32"), "prompt_ids": prompt_ids,
+            "prompted": prompted.numpy().astype("int32")}
 
 
 def vqa(model, directory, pixels, token_ids, padding_mask):

@@ -66,6 +66,12 @@ def run_caption_demo(config=None, verbose="auto", log=print):
     model_path = os.path.join(output_dir, config.model_filename)
     coca.save(model_path)
     log(f"Model saved to {model_path}")
+    return summarize_caption_run(evaluation, history, seconds, model_path, config)
+
+
+def summarize_caption_run(evaluation, history, seconds, model_path, config):
+    """A captioning demo's results: the greedy scores of `evaluate_captioner`
+    at the top level, `beam_*` the beam-search ones, and the run."""
     results = dict(evaluation["greedy"])
     results.update({f"beam_{key}": value for key, value in evaluation["beam"].items()})
     results.update({
@@ -80,27 +86,33 @@ def run_caption_demo(config=None, verbose="auto", log=print):
     return results
 
 
-def caption_demo_config(args):
-    """The `CaptionDemoConfig` of parsed `kerasmm demo caption` arguments (None: default)."""
-    config = CaptionDemoConfig.small() if getattr(args, "small", False) else CaptionDemoConfig()
+def caption_demo_config(args, config_class=CaptionDemoConfig):
+    """The `config_class` of parsed `kerasmm demo caption` arguments (None: default)."""
+    config = config_class.small() if getattr(args, "small", False) else config_class()
     changes = {name: getattr(args, name) for name in OVERRIDES
                if getattr(args, name, None) is not None}
     return dataclasses.replace(config, overwrite=bool(getattr(args, "overwrite", False)),
                                **changes)
 
 
-def run_caption_demo_command(args):
-    """`kerasmm demo caption`: runs the demo; with `--json` ends stdout with the results."""
-    config = caption_demo_config(args)
+def run_demo_command(args, name, config_class, run, json_keys):
+    """`kerasmm demo NAME` of a captioning demo: `run(config, verbose, log)`;
+    with `--json` ends stdout with `json_keys` of the results."""
+    config = caption_demo_config(args, config_class)
     try:  # Before anything is built or trained.
         prepare_output_dir(config.output_dir, config.overwrite)
     except ValueError as error:
-        print(f"kerasmm demo caption: error: {error}", file=sys.stderr, flush=True)
+        print(f"kerasmm demo {name}: error: {error}", file=sys.stderr, flush=True)
         return 2
-    results = run_caption_demo(config, verbose=1 if sys.stdout.isatty() else 2,
-                               log=lambda line: print(line, flush=True))
+    results = run(config, verbose=1 if sys.stdout.isatty() else 2,
+                  log=lambda line: print(line, flush=True))
     if getattr(args, "json", False):
         line = {key: round(results[key], 4) if isinstance(results[key], float) else results[key]
-                for key in JSON_KEYS}
+                for key in json_keys}
         print(json.dumps(line), flush=True)
     return 0
+
+
+def run_caption_demo_command(args):
+    """`kerasmm demo caption`: runs the demo; with `--json` ends stdout with the results."""
+    return run_demo_command(args, "caption", CaptionDemoConfig, run_caption_demo, JSON_KEYS)

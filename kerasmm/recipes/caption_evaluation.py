@@ -41,16 +41,23 @@ def generate_captions(coca, images, tokenizer, config, strategy="greedy"):
     return captions
 
 
-def score_captions(predictions, data):
-    """BLEU-4 and CIDEr-D against all references, exact match against the
-    canonical caption, overall and on single-shape scenes (seen and held-out
-    colour x shape combinations apart) and two-shape scenes."""
-    canonical = [[c] for c in data["captions"]]
+def scene_groups(data):
+    """The shapes scenes' groups: single-shape (seen and held-out colour x
+    shape combinations apart) and two-shape scenes, as bool masks."""
     single = data["num_shapes"] == 1
+    return {"single": single, "single_seen": single & ~data["held_out"],
+            "single_held_out": single & data["held_out"], "two_shapes": ~single}
+
+
+def score_captions(predictions, data, groups=None):
+    """BLEU-4 and CIDEr-D against all references, exact match against the
+    canonical caption, overall and on each of `groups` (name -> bool mask
+    over the examples; default `scene_groups(data)`) as
+    `exact_match_<name>`."""
+    canonical = [[c] for c in data["captions"]]
     results = metrics.caption_metrics(data["references"], predictions)
     results["exact_match"] = metrics.exact_match(canonical, predictions)
-    groups = {"single": single, "single_seen": single & ~data["held_out"],
-              "single_held_out": single & data["held_out"], "two_shapes": ~single}
+    groups = scene_groups(data) if groups is None else groups
     for name, keep in groups.items():
         (index,) = np.nonzero(keep)
         results[f"exact_match_{name}"] = (
@@ -59,14 +66,17 @@ def score_captions(predictions, data):
     return results
 
 
-def evaluate_captioner(coca, config, tokenizer=None, test_data=None):
+def evaluate_captioner(coca, config, tokenizer=None, test_data=None, groups=None):
     """Greedy and beam-search captions of the test scenes, scored.
 
     Args:
         coca: a trained shapes `kerasmm.models.CoCa`.
         config: a `CaptionDemoConfig`.
         tokenizer: defaults to `caption_tokenizer()`.
-        test_data: `load_caption_test_split(config)`, if already loaded.
+        test_data: `load_caption_test_split(config)`, if already loaded
+            (any dict with `inputs`, `captions`, `references` and
+            `held_out`, e.g. video clips).
+        groups: `score_captions`' groups (default: the shapes scenes').
 
     Returns:
         dict: `"greedy"` and `"beam"` results of `score_captions`, and
@@ -79,7 +89,7 @@ def evaluate_captioner(coca, config, tokenizer=None, test_data=None):
     for strategy in STRATEGIES:
         predictions[strategy] = generate_captions(coca, data["inputs"], tokenizer, config,
                                                   strategy)
-        results[strategy] = score_captions(predictions[strategy], data)
+        results[strategy] = score_captions(predictions[strategy], data, groups)
     results["examples"] = [
         {"reference": str(data["captions"][i]), "held_out": bool(data["held_out"][i]),
          **{strategy: predictions[strategy][i] for strategy in STRATEGIES}}
@@ -88,13 +98,17 @@ def evaluate_captioner(coca, config, tokenizer=None, test_data=None):
     return results
 
 
-def format_caption_results(results):
-    """The results of `evaluate_captioner` as a text table and examples."""
+SCENE_ROWS = (("exact match, single shape", "exact_match_single"),
+              ("  seen colour x shape", "exact_match_single_seen"),
+              ("  held-out colour x shape", "exact_match_single_held_out"),
+              ("exact match, two shapes", "exact_match_two_shapes"))
+
+
+def format_caption_results(results, group_rows=SCENE_ROWS):
+    """The results of `evaluate_captioner` as a text table and examples
+    (`group_rows`: `(label, key)` of the group scores shown)."""
     rows = [("BLEU-4", "bleu_4"), ("CIDEr-D", "cider_d"), ("exact match, all", "exact_match"),
-            ("exact match, single shape", "exact_match_single"),
-            ("  seen colour x shape", "exact_match_single_seen"),
-            ("  held-out colour x shape", "exact_match_single_held_out"),
-            ("exact match, two shapes", "exact_match_two_shapes")]
+            *group_rows]
     lines = [f"{'':32s}{'greedy':>9s}{'beam':>9s}"]
     for label, key in rows:
         lines.append(f"{label:32s}{results['greedy'][key]:9.3f}{results['beam'][key]:9.3f}")

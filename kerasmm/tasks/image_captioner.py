@@ -1,8 +1,18 @@
 """`ImageCaptioner`: an image tower and a text decoder that writes captions."""
 
 import keras
+import numpy as np
 
 from kerasmm.tasks.blip_generation import BLIPGenerationMixin
+
+
+def prompt_token_ids(tokenizer, prompts):
+    """Each prompt's ids without `[CLS]` and `[SEP]` (what BLIP's `generate`
+    continues: Hugging Face's `input_ids[:, 1:-1]`), a list of int32 arrays."""
+    ids = np.asarray(tokenizer(list(prompts)))
+    end = tokenizer.token_to_id("[SEP]")
+    return [row[1:list(row).index(end) if end in row else len(row)].astype("int32")
+            for row in ids]
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -15,8 +25,10 @@ class ImageCaptioner(BLIPGenerationMixin, keras.Model):
     cross-attends to. Called on token ids it gives teacher-forced logits
     (training); `generate` decodes new ids (greedy, beam search or
     sampling: `kerasmm.models.generation.GenerationMixin`, one compiled
-    loop with a key/value cache, the image keys and values computed once);
-    `caption` turns pictures into strings through `preprocessor`.
+    loop with a key/value cache, the image keys and values computed once;
+    `prompt_token_ids` continues a prompt, as BLIP's conditional
+    captioning); `caption` turns pictures into strings through
+    `preprocessor` (`prompt="a picture of"` starts each caption).
 
     `ImageCaptioner.from_preset("blip_captioning_base")` (or a Hugging Face
     BLIP captioning checkpoint directory) loads BLIP's weights and its
@@ -76,9 +88,32 @@ class ImageCaptioner(BLIPGenerationMixin, keras.Model):
         """The decoder's cross-attention keys and values of the image tokens."""
         return self.text_decoder.cross_cache(self.vision_encoder(images))
 
-    def caption(self, images, max_length=20, **kwargs):
+    def caption(self, images, max_length=20, prompt=None, **kwargs):
         """Captions of pictures (uint8 `[0, 255]` or float `[0, 1]`, any size),
         as a list of str: `preprocessor`, `generate(..., **kwargs)`, then
-        the ids detokenized."""
-        pixels = self._preprocessor()({"images": images})["images"]
-        return self._texts(self.generate(pixels, max_length=max_length, **kwargs))
+        the ids detokenized.
+
+        `prompt` (a str for every picture, or a list of str, one each)
+        starts each caption, which continues it (BLIP's conditional
+        captioning, e.g. `"a picture of"`); the prompt is part of the
+        returned caption, as Hugging Face decodes it. Pictures whose
+        prompts have different token counts are generated apart.
+        """
+        preprocessor = self._preprocessor()
+        pixels = keras.ops.convert_to_numpy(preprocessor({"images": images})["images"])
+        if prompt is None:
+            return self._texts(self.generate(pixels, max_length=max_length, **kwargs))
+        prompts = [prompt] * len(pixels) if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != len(pixels) or not all(isinstance(p, str) for p in prompts):
+            raise ValueError("prompt must be a str or a list of str, one per image. "
+                             f"Received: prompt={prompt!r} for {len(pixels)} images")
+        ids = prompt_token_ids(preprocessor.tokenizer, prompts)
+        captions = [None] * len(pixels)
+        for length in sorted({len(row) for row in ids}):
+            rows = [i for i, row in enumerate(ids) if len(row) == length]
+            generated = self.generate(pixels[rows], max_length=max_length,
+                                      prompt_token_ids=np.stack([ids[i] for i in rows]),
+                                      **kwargs)
+            for i, text in zip(rows, self._texts(generated)):
+                captions[i] = text
+        return captions

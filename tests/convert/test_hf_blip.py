@@ -69,6 +69,27 @@ def test_greedy_generate_matches_transformers(name):
     assert (expected == sep).any() and not (expected == sep).any(axis=1).all()
 
 
+@pytest.mark.slow  # One XLA compilation (~10 s on 2 shared cores).
+def test_prompted_generate_matches_transformers():
+    """`generate(pixel_values, input_ids=prompt_ids)` of Hugging Face (each
+    image its own 3-word prompt) less its start token: the prompt, then
+    what follows it; a second batch of prompts of that length reuses the
+    compiled function."""
+    ref = reference("hf_blip_captioning")
+    captioner = model("hf_blip_captioning")
+    prompts = ref["prompt_ids"][:, 1:-1]  # The processor's [CLS] ... [SEP], as HF drops them.
+    before = captioner.generate_trace_count
+    generated = captioner.generate(ref["images"], max_length=12, prompt_token_ids=prompts)
+    expected = ref["prompted"][:, 1:]
+    np.testing.assert_array_equal(generated, expected)
+    unprompted = ref["generated"][:, 1:]
+    assert not np.array_equal(generated[:, 3:3 + unprompted.shape[1]], unprompted)
+    shared = captioner.generate(ref["images"], max_length=12, prompt_token_ids=prompts[0])
+    np.testing.assert_array_equal(shared[0], expected[0])
+    np.testing.assert_array_equal(shared[:, :3], np.repeat(prompts[:1], 4, axis=0))
+    assert captioner.generate_trace_count == before + 1
+
+
 def test_tokenizer_ids_match_transformers():
     ref = reference("hf_blip_captioning")
     preprocessor = BLIPPreprocessor.from_preset(fixture("hf_blip_captioning"))

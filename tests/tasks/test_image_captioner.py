@@ -75,6 +75,35 @@ def test_preset_round_trip_and_caption(tmp_path):
     assert captions == restored.preprocessor.detokenize(ids)
 
 
+@pytest.mark.slow  # Two XLA compilations (~15 s on 2 shared cores).
+def test_caption_continues_prompts():
+    model = captioner()
+    pictures = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3), dtype="uint8")
+    captions = model.caption(pictures, max_length=3, prompt=["a red circle", "the left",
+                                                             "A blue square"])
+    assert captions[0].startswith("a red circle") and captions[1].startswith("the left")
+    assert captions[2].startswith("a blue square")
+    assert model.generate_trace_count == 2  # Prompt lengths 3 and 2: one function each.
+    pixels = model.preprocessor({"images": pictures})["images"]
+    ids = model.generate(pixels[::2], max_length=3, prompt_token_ids=[[5, 6, 8], [5, 7, 9]])
+    assert model.generate_trace_count == 2  # The same shapes as the first group.
+    assert model.preprocessor.detokenize(ids) == [captions[0], captions[2]]
+    shared = model.caption(pictures[:2], max_length=3, prompt="the left")
+    assert shared[1] == captions[1] and shared[0].startswith("the left")
+
+
+def test_prompt_errors_name_the_argument():
+    model = captioner()
+    images = np.zeros((2, 16, 16, 3), "float32")
+    with pytest.raises(ValueError, match="prompt_token_ids must be"):
+        model.generate(images, prompt_token_ids=np.zeros((3, 2), "int32"))
+    with pytest.raises(ValueError, match="prompt_token_ids must be integers"):
+        model.generate(images, prompt_token_ids=[5, 99])
+    with pytest.raises(ValueError, match="one per image"):
+        model.caption(np.zeros((2, 16, 16, 3), "uint8"), prompt=["a red"])
+    assert model.generate_trace_count == 0
+
+
 def test_fit_one_step_changes_the_weights():
     model = captioner()
     model.compile(optimizer=keras.optimizers.SGD(0.1),

@@ -83,8 +83,8 @@ class BLIPTextDecoder(BLIPTextEncoder):
         """Zeros for each layer's self-attention keys and values,
         `(batch_size, num_heads, max_length, head_dim)`."""
         if max_length > self.max_sequence_length:
-            raise ValueError(f"max_length must not exceed max_sequence_length. Received: "
-                             f"max_length={max_length}, "
+            raise ValueError(f"max_length (new tokens plus any prompt's) must not exceed "
+                             f"max_sequence_length. Received: max_length={max_length}, "
                              f"max_sequence_length={self.max_sequence_length}")
         shape = (batch_size, self.num_heads, max_length, self.hidden_dim // self.num_heads)
         zeros = tuple(ops.zeros(shape, self.compute_dtype) for _ in self.blocks)

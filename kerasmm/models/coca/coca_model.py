@@ -278,7 +278,8 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
         if max_length > self.context_length - 1:
             raise ValueError(
                 f"max_length must be <= context_length - 1 = {self.context_length - 1} "
-                f"(the positions the decoder was trained on). Received: max_length={max_length}")
+                f"(the positions the decoder was trained on; a prompt's tokens count). "
+                f"Received: max_length={max_length}")
         blocks = self.unimodal_blocks + self.decoder_self_blocks
         return [init_self_attention_cache(block, batch_size, max_length) for block in blocks]
 

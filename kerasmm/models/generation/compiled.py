@@ -12,7 +12,7 @@ import numpy as np
 
 
 def compile_function(function, variables):
-    """`function(inputs, seed)` compiled; returns a callable of the same args.
+    """`function(*tensors)` compiled; returns a callable of the same args.
 
     `function` must be traceable: keras.ops only, static shapes. It retraces
     only for new input shapes or dtypes.
@@ -25,13 +25,13 @@ def compile_function(function, variables):
     if backend == "jax":
         import jax
 
-        def stateless(values, inputs, seed):
+        def stateless(values, *args):
             mapping = list(zip(variables, values))
             with keras.StatelessScope(state_mapping=mapping):
-                return function(inputs, seed)
+                return function(*args)
 
         jitted = jax.jit(stateless)
-        return lambda inputs, seed: jitted([v.value for v in variables], inputs, seed)
+        return lambda *args: jitted([v.value for v in variables], *args)
     return function
 
 

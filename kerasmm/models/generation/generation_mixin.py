@@ -13,6 +13,7 @@ from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_int
 from kerasmm.utils.checks import check_number
 from kerasmm.utils.checks import check_positive_int
+from kerasmm.utils.tensor_checks import check_token_ids
 
 STRATEGIES = ("greedy", "beam", "sample")
 
@@ -46,11 +47,31 @@ def _check_options(strategy, max_length, num_beams, top_k, top_p, temperature,
                     f"{name}={value!r} with strategy={strategy!r}")
 
 
-def _trim(tokens, end_token_id):
-    """Drop the columns after the longest row's end token (Hugging Face's length)."""
-    ended = tokens == end_token_id
-    lengths = np.where(ended.any(axis=1), ended.argmax(axis=1) + 1, tokens.shape[1])
-    return tokens[:, :max(int(lengths.max()), 1)]
+def _trim(tokens, end_token_id, prompt_length=0):
+    """Drop the columns after the longest row's end token (Hugging Face's
+    length); the first `prompt_length` columns (a prompt) are kept."""
+    ended = tokens[:, prompt_length:] == end_token_id
+    lengths = np.where(ended.any(axis=1), ended.argmax(axis=1) + 1,
+                       tokens.shape[1] - prompt_length)
+    return tokens[:, :prompt_length + max(int(lengths.max()), 1)]
+
+
+def prompt_tensor(prompt_token_ids, batch_size, start_token_id, vocabulary_size):
+    """int32 `(B, 1 + P)`: the start token, then the prompt's ids (`(P,)`
+    shared by every row, or `(B, P)`; None or empty: no prompt)."""
+    start = np.full((batch_size, 1), start_token_id, "int32")
+    if prompt_token_ids is None:
+        return start
+    prompt = np.asarray(keras.ops.convert_to_numpy(prompt_token_ids))
+    if prompt.ndim == 1:
+        prompt = np.broadcast_to(prompt, (batch_size, prompt.shape[0]))
+    if prompt.ndim != 2 or prompt.shape[0] != batch_size:
+        raise ValueError(
+            f"prompt_token_ids must be (P,) or (batch_size, P) = ({batch_size}, P). "
+            f"Received: prompt_token_ids with shape {prompt.shape}")
+    if prompt.size:
+        check_token_ids("prompt_token_ids", prompt, vocabulary_size)
+    return np.concatenate([start, prompt.astype("int32")], axis=1)
 
 
 class GenerationMixin:
@@ -77,7 +98,7 @@ class GenerationMixin:
 
     def generate(self, inputs, max_length=20, strategy="greedy", num_beams=4,
                  top_k=None, top_p=None, temperature=1.0, min_length=0,
-                 repetition_penalty=1.0, seed=None):
+                 repetition_penalty=1.0, seed=None, prompt_token_ids=None):
         """Generates token ids for a batch of `inputs`.
 
         Args:
@@ -96,11 +117,18 @@ class GenerationMixin:
             seed: int for reproducible sampling (stateless generator: the
                 same seed gives the same tokens); None draws one from NumPy's
                 global generator. Greedy and beam search ignore it.
+            prompt_token_ids: optional int ids the output continues (Hugging
+                Face's `input_ids` of BLIP's `generate`, e.g. the ids of "a
+                picture of", without the start token): `(P,)` for every row
+                or `(B, P)`, one prompt per row (equal lengths, no padding).
+                They go through the cache first, in the same compiled
+                function; a new `P` compiles anew.
 
         Returns:
-            int32 NumPy array `(B, T)`, `T <= max_length`: new tokens without
-            the start token, the end token kept, `pad_token_id` after it;
-            `T` is the longest row's length.
+            int32 NumPy array `(B, P + T)`, `T <= max_length`: the prompt's
+            ids (if any), then the new tokens, the end token kept,
+            `pad_token_id` after it; `T` is the longest row's length. No
+            start token.
         """
         _check_options(strategy, max_length, num_beams, top_k, top_p, temperature,
                        min_length, repetition_penalty, seed)
@@ -115,12 +143,16 @@ class GenerationMixin:
             functions[options] = compile_function(
                 self._decoding_function(options), self.variables)
         inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
-        tokens = functions[options](inputs, as_seed(seed if strategy == "sample" else 0))
+        batch_size = int(keras.tree.flatten(inputs)[0].shape[0])
+        prompt = prompt_tensor(prompt_token_ids, batch_size, options.start_token_id,
+                               getattr(self, "vocabulary_size", None) or np.iinfo("int32").max)
+        tokens = functions[options](inputs, ops.convert_to_tensor(prompt),
+                                    as_seed(seed if strategy == "sample" else 0))
         tokens = ops.convert_to_numpy(tokens)[:, 1:].astype("int32")
-        return _trim(tokens, options.end_token_id)
+        return _trim(tokens, options.end_token_id, prompt.shape[1] - 1)
 
     def _decoding_function(self, options):
-        def run(inputs, seed):
+        def run(inputs, prompt, seed):
             # Python runs this only while tracing: one count per compilation.
             self.generate_trace_count += 1
             context = self.generation_context(inputs)
@@ -129,18 +161,20 @@ class GenerationMixin:
             if beams > 1:
                 context = keras.tree.map_structure(
                     lambda x: ops.repeat(x, beams, axis=0), context)
-            cache = self.init_cache(context, batch_size * beams, options.max_length)
+            cache = self.init_cache(context, batch_size * beams,
+                                    prompt.shape[1] - 1 + options.max_length)
 
             def decode(token_ids, index, cache):
                 return self.decode_step(token_ids, index, cache, context)
 
+            cache = search.prefill(decode, ops.repeat(prompt, beams, axis=0), cache)
             vocabulary_size = None
             if options.repetition_penalty != 1.0:
                 vocabulary_size = self._vocabulary_size(decode, batch_size * beams, cache)
             if options.strategy == "beam":
-                return search.beam_search(decode, cache, batch_size, options, vocabulary_size)
+                return search.beam_search(decode, cache, prompt, options, vocabulary_size)
             return search.greedy_or_sample(
-                decode, cache, batch_size, options,
+                decode, cache, prompt, options,
                 seed if options.strategy == "sample" else None, vocabulary_size)
 
         return run

@@ -75,13 +75,16 @@ def process(scores, prefix, step, min_length=0, penalty=1.0):
     return scores
 
 
-def greedy(model, features, max_length, min_length=0, penalty=1.0):
+def greedy(model, features, max_length, min_length=0, penalty=1.0, prompts=None):
+    """`prompts`: optional list of per-row token lists that the rows continue."""
     rows = []
-    for x in features:
-        prefix = [START]
-        while len(prefix) <= max_length and prefix[-1] != END:
-            scores = process(toy_logits(model, prefix, x), prefix, len(prefix) - 1,
-                             min_length, penalty)
+    for i, x in enumerate(features):
+        prompt = list(prompts[i]) if prompts is not None else []
+        prefix = [START] + prompt
+        while len(prefix) - len(prompt) <= max_length and (prefix[-1] != END or
+                                                          len(prefix) == len(prompt) + 1):
+            scores = process(toy_logits(model, prefix, x), prefix,
+                             len(prefix) - 1 - len(prompt), min_length, penalty)
             prefix.append(int(np.argmax(scores)))
         rows.append(prefix[1:])
     return pad_rows(rows)
@@ -92,15 +95,16 @@ def pad_rows(rows):
     return np.array([r + [PAD] * (width - len(r)) for r in rows], "int32")
 
 
-def beam(model, features, max_length, num_beams, min_length=0, penalty=1.0):
+def beam(model, features, max_length, num_beams, min_length=0, penalty=1.0, prompts=None):
     """transformers 5 `_beam_search` (length_penalty 1, early_stopping False), row by row.
 
     Finished slots start empty at -1e9 like Hugging Face's, so a row's set
     counts as full only once `num_beams` real hypotheses finished.
     """
     rows = []
-    for x in features:
-        running = [([START], 0.0)] + [([START], -1e9)] * (num_beams - 1)
+    for i, x in enumerate(features):
+        start = [START] + (list(prompts[i]) if prompts is not None else [])
+        running = [(start, 0.0)] + [(start, -1e9)] * (num_beams - 1)
         finished = [(-1e9, None, False)] * num_beams  # (score, tokens, finished)
         improvable = True
         for step in range(max_length):

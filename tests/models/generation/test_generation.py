@@ -49,6 +49,28 @@ def test_beam_equals_numpy_transformers_algorithm(num_beams, min_length, penalty
         out, ref.beam(model, x, 6, num_beams, min_length, penalty))
 
 
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_prompts_are_continued_as_numpy(strategy):
+    # The skip term reads the token before the last from the cache: a prompt
+    # prefilled at the wrong positions changes the results. The end token
+    # inside a prompt does not end the row; min_length counts new tokens
+    # only; the repetition penalty sees the prompt.
+    model, x = ToyDecoder(vocabulary_size=7, seed=4, scale=1.5), features(4, seed=4)
+    prompts = np.array([[3, 4, 5], [END, 6, 3], [5, 5, 5], [6, 3, 4]], "int32")
+    options = dict(max_length=5, min_length=2, repetition_penalty=1.4)
+    if strategy == "beam":
+        out = model.generate(x, strategy="beam", num_beams=3, prompt_token_ids=prompts,
+                             **options)
+        expected = ref.beam(model, x, 5, 3, 2, 1.4, prompts=prompts.tolist())
+    else:
+        out = model.generate(x, prompt_token_ids=prompts, **options)
+        expected = ref.greedy(model, x, 5, 2, 1.4, prompts=prompts.tolist())
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out[:, :3], prompts)
+    unprompted = model.generate(x, strategy=strategy, num_beams=3, **options)
+    assert not np.array_equal(out[:, 3:3 + unprompted.shape[1]], unprompted)
+
+
 def test_beam_with_every_prefix_kept_is_exhaustive_search():
     # With num_beams >= V**L every prefix survives, every finished sequence
     # ranks in the top num_beams and no row stops early: beam search must
@@ -198,7 +220,8 @@ def test_tensorflow_compiles_the_whole_loop_with_xla():
     (function,) = model._generate_functions.values()
     assert isinstance(function, tf.types.experimental.PolymorphicFunction)
     inputs = tf.constant(x)
-    hlo = function.experimental_get_compiler_ir(inputs, tf.constant(0))(stage="hlo")
+    prompt = tf.fill((3, 1), model.start_token_id)  # The start token alone: no prompt.
+    hlo = function.experimental_get_compiler_ir(inputs, prompt, tf.constant(0))(stage="hlo")
     # One XLA program holding the decoding loop (not one call per step).
     assert " while(" in hlo and "HloModule" in hlo
     assert model.generate_trace_count == 1

@@ -139,6 +139,61 @@ def run_worker(script, config, backend, timeout=None):
     return {"error": f"exit {done.returncode}: {tail[:200]}"}
 
 
+class LineWorker:
+    """A long-lived subprocess answering one request per line.
+
+    For timing another framework *interleaved* with kerasmm, call by call
+    (e.g. torch in its own virtual environment): `request(line)` writes one
+    line to the worker's stdin and returns the dict it prints after
+    `RESULT ` on stdout (its other output is skipped). The worker is told
+    `quit` and waited for on `close()` (or leaving a `with` block).
+    """
+
+    def __init__(self, command, env=None):
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
+
+    def request(self, line):
+        """Sends `line`, returns the worker's next `RESULT` dict (raises
+        `RuntimeError` with its last error line if it exits first)."""
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        for output in self.process.stdout:
+            if output.startswith(RESULT_PREFIX):
+                return json.loads(output[len(RESULT_PREFIX):])
+        error = (self.process.stderr.read().strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the worker exited ({self.process.wait()}): {error}")
+
+    def close(self):
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write("quit\n")
+                self.process.stdin.flush()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def serve_lines(handlers):
+    """The worker side of `LineWorker`: reads a line `name [json]`, calls
+    `handlers[name](json value or None)` and emits its result, until `quit`
+    or end of input."""
+    for line in sys.stdin:
+        name, _, payload = line.strip().partition(" ")
+        if name in ("quit", ""):
+            return
+        emit_result(handlers[name](json.loads(payload) if payload else None))
+
+
 def emit_result(result):
     """What a worker prints last; `run_worker` parses it."""
     print(RESULT_PREFIX + json.dumps(result), flush=True)

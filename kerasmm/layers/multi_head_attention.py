@@ -127,10 +127,37 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.reshape(x, (batch, length, self.num_heads,
                                x.shape[-1] // self.num_heads))
 
+    def _fusable(self):
+        return not any(layer.lora_enabled or layer.quantization_mode for layer in (
+            self.query_dense, self.key_dense, self.value_dense))
+
+    def _fused_projections(self, x, layers):
+        """`layer(x) for layer in layers` as one matmul: the kernels (and
+        biases) are concatenated inside the call, the weights stay separate
+        (same saved layout, same math per output column)."""
+        dtype = self.compute_dtype
+        y = ops.matmul(x, ops.concatenate(
+            [ops.cast(layer.kernel, dtype) for layer in layers], axis=-1))
+        if self.use_bias:
+            y = y + ops.concatenate([ops.cast(layer.bias, dtype) for layer in layers],
+                                    axis=-1)
+        ends = [sum(layer.units for layer in layers[:i + 1]) for i in range(len(layers))]
+        return ops.split(y, ends[:-1], axis=-1)
+
+    def _projections(self, query, context):
+        """q, k and v: one matmul for all three when the query is the context
+        (self-attention), one for k and v otherwise."""
+        if not self._fusable():
+            return (self.query_dense(query), self.key_dense(context),
+                    self.value_dense(context))
+        if query is context:
+            return self._fused_projections(
+                context, (self.query_dense, self.key_dense, self.value_dense))
+        return (self.query_dense(query),
+                *self._fused_projections(context, (self.key_dense, self.value_dense)))
+
     def call(self, query, context, attention_mask=None, training=None):
-        q = self._split_heads(self.query_dense(query))
-        k = self._split_heads(self.key_dense(context))
-        v = self._split_heads(self.value_dense(context))
+        q, k, v = (self._split_heads(x) for x in self._projections(query, context))
         mask = None
         if attention_mask is not None:
             mask = ops.cast(attention_mask, "bool")[:, None, :, :]

@@ -279,19 +279,10 @@ def build_parser():
 def demo_config(args):
     """The `ClipDemoConfig` of parsed `kerasmm demo` arguments."""
     from kerasmm.recipes.clip_demo_config import ClipDemoConfig
+    from kerasmm.recipes.demo_command import demo_config as apply_options
 
     config = ClipDemoConfig.small() if args.small else ClipDemoConfig()
-    changes = {name: getattr(args, name) for name in DEMO_OVERRIDES
-               if getattr(args, name) is not None}
-    return dataclasses.replace(config, overwrite=args.overwrite, **changes)
-
-
-def _json_line(results):
-    out = {}
-    for key in JSON_KEYS:
-        value = results[key]
-        out[key] = round(value, 4) if isinstance(value, float) else value
-    return json.dumps(out)
+    return apply_options(args, config, DEMO_OVERRIDES)
 
 
 def run_demo_command(args):
@@ -299,22 +290,9 @@ def run_demo_command(args):
         module, function = DEMOS[args.name].split(":")
         return getattr(importlib.import_module(module), function)(args)
     from kerasmm.recipes.clip_demo import run_clip_demo
-    from kerasmm.recipes.output_dir import prepare_output_dir
+    from kerasmm.recipes.demo_command import run_demo_command as run_demo
 
-    config = demo_config(args)
-    try:  # Before anything is built or trained.
-        prepare_output_dir(config.output_dir, config.overwrite)
-    except ValueError as error:
-        print(f"kerasmm demo: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    results = run_clip_demo(config,
-                            # The live progress bar on a terminal, a line per
-                            # epoch in a pipe or a log file.
-                            verbose=1 if sys.stdout.isatty() else 2,
-                            log=lambda line: print(line, flush=True))
-    if args.json:
-        print(_json_line(results), flush=True)
-    return 0
+    return run_demo(args, demo_config(args), run_clip_demo, JSON_KEYS)
 
 
 def main(argv=None):

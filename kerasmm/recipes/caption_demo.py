@@ -9,10 +9,7 @@ combinations apart), saves the model as `.keras` and returns the results.
 Every value it uses comes from one `CaptionDemoConfig`.
 """
 
-import dataclasses
-import json
 import os
-import sys
 
 import keras
 
@@ -22,6 +19,8 @@ from kerasmm.recipes.caption_evaluation import format_caption_results
 from kerasmm.recipes.caption_training import build_caption_coca
 from kerasmm.recipes.caption_training import caption_train_dataset
 from kerasmm.recipes.caption_training import train_caption_model
+from kerasmm.recipes.demo_command import demo_config
+from kerasmm.recipes.demo_command import run_demo_command
 from kerasmm.recipes.output_dir import prepare_output_dir
 
 # What `--json` prints: greedy scores, beam CIDEr, and the run.
@@ -89,30 +88,9 @@ def summarize_caption_run(evaluation, history, seconds, model_path, config):
 def caption_demo_config(args, config_class=CaptionDemoConfig):
     """The `config_class` of parsed `kerasmm demo caption` arguments (None: default)."""
     config = config_class.small() if getattr(args, "small", False) else config_class()
-    changes = {name: getattr(args, name) for name in OVERRIDES
-               if getattr(args, name, None) is not None}
-    return dataclasses.replace(config, overwrite=bool(getattr(args, "overwrite", False)),
-                               **changes)
-
-
-def run_demo_command(args, name, config_class, run, json_keys):
-    """`kerasmm demo NAME` of a captioning demo: `run(config, verbose, log)`;
-    with `--json` ends stdout with `json_keys` of the results."""
-    config = caption_demo_config(args, config_class)
-    try:  # Before anything is built or trained.
-        prepare_output_dir(config.output_dir, config.overwrite)
-    except ValueError as error:
-        print(f"kerasmm demo {name}: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    results = run(config, verbose=1 if sys.stdout.isatty() else 2,
-                  log=lambda line: print(line, flush=True))
-    if getattr(args, "json", False):
-        line = {key: round(results[key], 4) if isinstance(results[key], float) else results[key]
-                for key in json_keys}
-        print(json.dumps(line), flush=True)
-    return 0
+    return demo_config(args, config, OVERRIDES)
 
 
 def run_caption_demo_command(args):
     """`kerasmm demo caption`: runs the demo; with `--json` ends stdout with the results."""
-    return run_demo_command(args, "caption", CaptionDemoConfig, run_caption_demo, JSON_KEYS)
+    return run_demo_command(args, caption_demo_config(args), run_caption_demo, JSON_KEYS)

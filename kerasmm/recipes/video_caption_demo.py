@@ -25,13 +25,14 @@ from kerasmm.datasets.moving_shapes import MOVING_SHAPES_SPLIT_SIZES
 from kerasmm.models import CoCa
 from kerasmm.models import VideoEncoder
 from kerasmm.preprocessing import CLIPImagePreprocessor
-from kerasmm.recipes.caption_demo import run_demo_command
+from kerasmm.recipes.caption_demo import caption_demo_config
 from kerasmm.recipes.caption_demo import summarize_caption_run
 from kerasmm.recipes.caption_demo_config import CaptionDemoConfig
 from kerasmm.recipes.caption_evaluation import evaluate_captioner
 from kerasmm.recipes.caption_evaluation import format_caption_results
 from kerasmm.recipes.caption_training import build_token_encoder
 from kerasmm.recipes.caption_training import train_caption_model
+from kerasmm.recipes.demo_command import run_demo_command
 from kerasmm.recipes.output_dir import prepare_output_dir
 from kerasmm.utils.checks import check_positive_int
 
@@ -188,5 +189,5 @@ def run_video_caption_demo(config=None, verbose="auto", log=print):
 
 def run_video_caption_demo_command(args):
     """`kerasmm demo video-caption`; with `--json` ends stdout with the results."""
-    return run_demo_command(args, "video-caption", VideoCaptionConfig,
+    return run_demo_command(args, caption_demo_config(args, VideoCaptionConfig),
                             run_video_caption_demo, JSON_KEYS)

@@ -1,4 +1,4 @@
-"""kerasmm.metrics: retrieval metrics for paired embeddings."""
+"""kerasmm.metrics: retrieval, captioning and VQA metrics."""
 
 from kerasmm.metrics.recall_at_k import RecallAtK
 from kerasmm.metrics.retrieval import retrieval_recall
@@ -8,3 +8,5 @@ from kerasmm.metrics.caption_cider import cider_d
 from kerasmm.metrics.caption_metrics import caption_metrics
 from kerasmm.metrics.caption_text import exact_match
 from kerasmm.metrics.caption_text import tokenize_caption
+from kerasmm.metrics.vqa_accuracy import normalize_vqa_answer
+from kerasmm.metrics.vqa_accuracy import vqa_accuracy

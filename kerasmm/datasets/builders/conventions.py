@@ -10,6 +10,12 @@ inputs.
 
 import tensorflow as tf
 
+from kerasmm.metrics.vqa_accuracy import ARTICLES
+from kerasmm.metrics.vqa_accuracy import CONTRACTIONS
+from kerasmm.metrics.vqa_accuracy import NUMBER_WORDS
+from kerasmm.metrics.vqa_accuracy import PUNCTUATION
+from kerasmm.metrics.vqa_accuracy import normalize_vqa_answer
+
 # Entries with one row per caption.
 PER_CAPTION_KEYS = ("captions", "boxes")
 # VQA's soft score: an answer given by 3 or more of the 10 annotators scores 1.
@@ -25,12 +31,45 @@ def rgb(image):
 
 
 def normalize_answer(answer):
-    """The form answers are counted in: lower case, outer spaces and a final
-    period removed (Python strings and `tf.string` tensors alike)."""
+    """The form answers are counted in: `normalize_vqa_answer`, the VQA
+    evaluation's normalisation, on a Python string or, inside `tf.data`, on
+    a `tf.string` tensor of any shape (ASCII white space and digits)."""
     if isinstance(answer, str):
-        return answer.strip().lower().rstrip(".").strip()
-    answer = tf.strings.lower(tf.strings.strip(answer))
-    return tf.strings.strip(tf.strings.regex_replace(answer, r"\.+$", ""))
+        return normalize_vqa_answer(answer)
+    answer = tf.convert_to_tensor(answer, tf.string)
+    text = tf.strings.strip(tf.strings.regex_replace(tf.reshape(answer, [-1]), "[\n\t]", " "))
+    delete_all = tf.strings.regex_full_match(text, r"(?s).*[0-9],[0-9].*")
+    out = text
+    for mark in PUNCTUATION:
+        pattern = "\\" + mark  # RE2: a backslash before punctuation means itself
+        touches_space = tf.strings.regex_full_match(text, f"(?s).*( {pattern}|{pattern} ).*")
+        out = tf.where(touches_space | delete_all, tf.strings.regex_replace(out, pattern, ""),
+                       tf.strings.regex_replace(out, pattern, " "))
+    # Periods go unless a digit follows: keep those through a placeholder.
+    out = tf.strings.regex_replace(out, r"\.([0-9])", "\x01\\1")
+    out = tf.strings.regex_replace(tf.strings.regex_replace(out, r"\.", ""), "\x01", ".")
+    words = tf.strings.split(tf.strings.lower(out, encoding="utf-8"))
+    words = words.with_flat_values(_replace_words(words.flat_values, NUMBER_WORDS))
+    words = tf.ragged.boolean_mask(
+        words, tf.logical_not(_in_words(words, ARTICLES)))
+    words = words.with_flat_values(_replace_words(words.flat_values, CONTRACTIONS))
+    joined = tf.strings.reduce_join(words, axis=-1, separator=" ")
+    return tf.reshape(joined, tf.shape(answer))
+
+
+def _replace_words(words, table):
+    lookup = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(list(table)),
+                                            tf.constant(list(table.values()))),
+        default_value="")
+    found = lookup.lookup(words)
+    return tf.where(tf.strings.length(found) > 0, found, words)
+
+
+def _in_words(words, choices):
+    flat = words.flat_values
+    hits = tf.reduce_any(flat[:, None] == tf.constant(choices)[None, :], axis=-1)
+    return words.with_flat_values(hits)
 
 
 def answer_vocabulary(answer_counts, num_answers):

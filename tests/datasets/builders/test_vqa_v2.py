@@ -5,8 +5,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from kerasmm.datasets.load import load
+from kerasmm.metrics.vqa_accuracy import PUNCTUATION
 from tests.datasets.builders import fake_release
 
 pytestmark = pytest.mark.tf_only
@@ -129,10 +133,26 @@ def test_a_missing_annotation_file_is_named(tmp_path):
 def test_answers_are_normalised_alike_in_python_and_tf():
     from kerasmm.datasets.builders.conventions import normalize_answer
 
-    answers = [" Net.. ", "YES", "two dogs.", "a.b", "Red "]
+    answers = [" Net.. ", "YES", "two dogs.", "a.b", "Red ", "1,000 (approx)", "3.5", "1..5",
+               "the man's hat!", "dont", "a - b", "x\\y", "[a]", ""]
     in_tf = [a.decode() for a in normalize_answer(tf.constant(answers)).numpy()]
     assert in_tf == [normalize_answer(a) for a in answers] == [
-        "net", "yes", "two dogs", "a.b", "red"]
+        "net", "yes", "2 dogs", "ab", "red", "1000 approx", "3.5", "1.5", "man's hat",
+        "don't", "b", "x y", "", ""]
+    matrix = normalize_answer(tf.constant([["The One", "b-c"], ["10.", "what?"]]))
+    assert matrix.numpy().tolist() == [[b"1", b"b c"], [b"10", b"what"]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.one_of(
+    st.sampled_from(["a", "the", "one", "Two", "dont", "yes", "1,000", "3.5", "man's"]),
+    st.sampled_from(PUNCTUATION + (".", " ")), st.text(alphabet="abXY09.,-! \t", max_size=3)),
+    max_size=6).map("".join), min_size=1, max_size=4))
+def test_tf_normalisation_equals_python(answers):
+    from kerasmm.datasets.builders.conventions import normalize_answer
+
+    in_tf = [a.decode() for a in normalize_answer(tf.constant(answers)).numpy()]
+    assert in_tf == [normalize_answer(a) for a in answers]
 
 
 def test_test_dev_questions_have_no_answers(folders):

@@ -20,6 +20,7 @@ from kerasmm.convert import hf_perceiver
 from kerasmm.convert import hf_siglip
 from kerasmm.convert import hf_vilt
 from kerasmm.convert import open_clip
+from kerasmm.convert import open_clip_coca
 from kerasmm.convert.checkpoint import ConvertedCheckpoint  # noqa: F401
 from kerasmm.convert.checkpoint import Converter  # noqa: F401
 from kerasmm.convert.checkpoint import field  # noqa: F401
@@ -30,7 +31,9 @@ from kerasmm.convert.tensor_reader import TensorReader  # noqa: F401
 
 CONVERTERS = {
     converter.kind: converter
-    for converter in (hf_clip.CONVERTER, open_clip.CONVERTER, hf_perceiver.CONVERTER,
+    # open_clip_coca before open_clip, whose `matches` accepts CoCa configs too.
+    for converter in (hf_clip.CONVERTER, open_clip_coca.CONVERTER, open_clip.CONVERTER,
+                      hf_perceiver.CONVERTER,
                       hf_siglip.CONVERTER, hf_blip.CONVERTER, hf_vilt.CONVERTER,
                       hf_ast.CONVERTER)
 }

@@ -10,6 +10,7 @@ argument to `merge_presets`.
 from kerasmm.models.ast.ast_presets import AST_PRESETS
 from kerasmm.models.blip.blip_presets import BLIP_PRESETS
 from kerasmm.models.clip.clip_presets import CLIP_PRESETS
+from kerasmm.models.coca.coca_presets import COCA_PRESETS
 from kerasmm.models.diffusion.diffusion_presets import DIFFUSION_PRESETS
 from kerasmm.models.perceiver.perceiver_presets import PERCEIVER_PRESETS
 from kerasmm.models.siglip.siglip_presets import SIGLIP_PRESETS
@@ -24,4 +25,5 @@ PRESETS = merge_presets(
     BLIP_PRESETS,
     AST_PRESETS,
     DIFFUSION_PRESETS,
+    COCA_PRESETS,
 )

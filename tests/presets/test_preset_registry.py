@@ -11,6 +11,8 @@ from kerasmm.models import PerceiverIO
 from kerasmm.models.presets import PRESETS
 from kerasmm.models.ast import AST_PRESETS
 from kerasmm.models.blip.blip_presets import BLIP_PRESETS
+from kerasmm.models.coca import COCA_PRESETS
+from kerasmm.models.coca import CoCa
 from kerasmm.models.diffusion.diffusion_presets import DIFFUSION_PRESETS
 from kerasmm.models.vilt import VILT_PRESETS
 from kerasmm.preprocessing import ByteTokenizer
@@ -29,7 +31,7 @@ FAMILY_CONVERTERS = {"CLIP": {"hf_clip", "open_clip"}, "PerceiverIO": {"hf_perce
                                       "MultimodalClassifier"), {"hf_vilt"}),
                      **dict.fromkeys(("ImageCaptioner", "BLIPQuestionAnswerer",
                                       "ImageTextMatcher"), {"hf_blip"}),
-                     "AudioClassifier": {"hf_ast"}}
+                     "AudioClassifier": {"hf_ast"}, "CoCa": {"open_clip_coca"}}
 CLIP_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "CLIP")
 PERCEIVER_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "PerceiverIO")
 SIGLIP_PRESETS = sorted(n for n, e in PRESETS.items() if e["class_name"] == "SigLIP")
@@ -48,7 +50,8 @@ def test_registry_joins_the_family_tables():
     assert CLIP_PRESETS and PERCEIVER_PRESETS
     assert (set(CLIP_PRESETS) | set(PERCEIVER_PRESETS) | set(SIGLIP_PRESETS)
             | set(VILT_PRESETS) | set(BLIP_PRESETS) | set(AST_PRESETS)
-            | set(DIFFUSION_PRESETS)) == set(PRESETS)
+            | set(DIFFUSION_PRESETS) | set(COCA_PRESETS)) == set(PRESETS)
+    assert set(CoCa.family_presets) == set(COCA_PRESETS)
     assert set(CLIP.family_presets) == set(CLIP_PRESETS)
     assert set(PerceiverIO.family_presets) == set(PERCEIVER_PRESETS)
 

@@ -1,5 +1,8 @@
-"""kerasmm.models.coca: CoCa (contrastive captioner), trained here with `fit`."""
+"""kerasmm.models.coca: CoCa (contrastive captioner), trained here with `fit`
+or converted from open_clip."""
 
 from kerasmm.models.coca.coca_model import CoCa
+from kerasmm.models.coca.coca_presets import COCA_PRESETS
+from kerasmm.models.coca.coca_vit import CoCaVisionTransformer
 
-__all__ = ["CoCa"]
+__all__ = ["CoCa", "COCA_PRESETS", "CoCaVisionTransformer"]

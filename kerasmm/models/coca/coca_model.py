@@ -12,10 +12,14 @@ from kerasmm.layers.cached_attention import init_self_attention_cache
 from kerasmm.layers.cached_attention import self_attention_step
 from kerasmm.losses import ContrastiveLossMixin
 from kerasmm.models.clip.clip_utils import l2_normalize
+from kerasmm.models.coca.coca_presets import COCA_PRESETS
 from kerasmm.models.coca.coca_vision import as_tokens
 from kerasmm.models.coca.coca_vision import check_vision_inputs
 from kerasmm.models.coca.coca_vision import token_width
 from kerasmm.models.generation import GenerationMixin
+from kerasmm.presets import PresetMixin
+from kerasmm.utils.checks import check_bool
+from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_int
 from kerasmm.utils.checks import check_number
 from kerasmm.utils.checks import check_positive_int
@@ -33,7 +37,7 @@ def caption_mask(token_ids, end_token_id, pad_token_id):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
+class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
     """Contrastive Captioner: CLIP-style embeddings plus an image-conditioned decoder.
 
     As open_clip's `CoCa`: the image tokens of `vision_encoder` are pooled by
@@ -64,6 +68,23 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
         intermediate_dim: MLP width (default `4 * hidden_dim`).
         activation, dropout, layer_norm_epsilon: of the blocks.
         logit_scale_init: initial log inverse temperature.
+        shared_pooler: False: two poolers as above (the CoCa paper). True:
+            open_clip's released layout, one pooler of `1 + num_caption_queries`
+            queries whose first output gives the contrastive embedding, the
+            rest the caption queries, all normalised by `image_norm`
+            (`caption_pooler` holds it; no `contrastive_pooler` and
+            `caption_norm`).
+        pooler_num_heads: heads of the poolers (default `num_heads`;
+            open_clip's `attn_pooler_heads`).
+        text_mask: which text positions the unimodal blocks attend to.
+            `"end_token"`: the start token, then up to and including the
+            first end token, and CLS. `"open_clip"`: open_clip's CoCa text
+            mask (`correct_cls_mask=False`, as every released CoCa was
+            trained), shifted one position late: position 0 always, position
+            `k > 0` (CLS included) unless token `k - 1` is `pad_token_id`.
+            `generate`'s cached decoding does not apply it: a generated
+            `pad_token_id` stays visible to later tokens, where open_clip
+            hides it.
 
     Call arguments:
         inputs: dict `{"images": float (B, H, W, C), "token_ids": int (B, L)}`.
@@ -88,16 +109,24 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
     >>> coca.generate(images, max_length=5).shape[0]
     2
 
+    Presets: `CoCa.from_preset` loads open_clip CoCa checkpoint directories
+    (`open_clip_config.json` with a `multimodal_cfg`, see
+    `kerasmm.convert.open_clip_coca`) and the names in `CoCa.presets`.
+
     Reference:
         Yu et al., "CoCa: Contrastive Captioners are Image-Text Foundation
         Models", 2022; open_clip `coca_model.py`.
     """
 
+    family_presets = COCA_PRESETS
+
     def __init__(self, vision_encoder, vocabulary_size, context_length, hidden_dim,
                  num_unimodal_layers, num_multimodal_layers, num_heads, output_dim,
                  start_token_id, end_token_id, pad_token_id, num_caption_queries=32,
                  intermediate_dim=None, activation="gelu", dropout=0.0,
-                 layer_norm_epsilon=1e-5, logit_scale_init=LOGIT_SCALE_INIT, **kwargs):
+                 layer_norm_epsilon=1e-5, logit_scale_init=LOGIT_SCALE_INIT,
+                 shared_pooler=False, pooler_num_heads=None, text_mask="end_token",
+                 **kwargs):
         super().__init__(**kwargs)
         for name, value in (("vocabulary_size", vocabulary_size),
                             ("context_length", context_length), ("hidden_dim", hidden_dim),
@@ -116,6 +145,10 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
                 raise ValueError(f"{name} must be < vocabulary_size={vocabulary_size}. "
                                  f"Received: {name}={value}")
         check_rate("dropout", dropout)
+        check_positive_int("pooler_num_heads", pooler_num_heads, allow_none=True)
+        self.shared_pooler = check_bool("shared_pooler", shared_pooler)
+        self.pooler_num_heads = pooler_num_heads
+        self.text_mask = check_choice("text_mask", text_mask, ("end_token", "open_clip"))
         self.vision_encoder = vision_encoder
         self.vocabulary_size = vocabulary_size
         self.context_length = context_length
@@ -137,14 +170,17 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
         # === Layers ===
         tokens_shape = (None, None, token_width(vision_encoder))
         text_shape = (None, None, hidden_dim)
-        self.contrastive_pooler = self._built(AttentionalPooler(
-            hidden_dim, num_heads, 1, layer_norm_epsilon, name="contrastive_pooler",
-            dtype=self.dtype_policy), tokens_shape)
+        pooler_heads = pooler_num_heads or num_heads
+        self.contrastive_pooler = None
+        if not self.shared_pooler:
+            self.contrastive_pooler = self._built(AttentionalPooler(
+                hidden_dim, pooler_heads, 1, layer_norm_epsilon,
+                name="contrastive_pooler", dtype=self.dtype_policy), tokens_shape)
         self.caption_pooler = self._built(AttentionalPooler(
-            hidden_dim, num_heads, num_caption_queries, layer_norm_epsilon,
-            name="caption_pooler", dtype=self.dtype_policy), tokens_shape)
+            hidden_dim, pooler_heads, num_caption_queries + int(self.shared_pooler),
+            layer_norm_epsilon, name="caption_pooler", dtype=self.dtype_policy), tokens_shape)
         self.image_norm = self._norm("image_norm")
-        self.caption_norm = self._norm("caption_norm")
+        self.caption_norm = None if self.shared_pooler else self._norm("caption_norm")
         self.image_projection = self._dense(output_dim, "image_projection")
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, hidden_dim, name="token_embedding", dtype=self.dtype_policy,
@@ -205,9 +241,13 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
         images = ops.convert_to_tensor(images)
         check_vision_inputs(self.vision_encoder, images)
         tokens = as_tokens(self.vision_encoder(images, training=training))
-        pooled = self.image_norm(self.contrastive_pooler(tokens)[:, 0])
-        embeddings = l2_normalize(self.image_projection(pooled))
-        return embeddings, self.caption_norm(self.caption_pooler(tokens))
+        if self.shared_pooler:  # open_clip: query 0 is the contrastive one.
+            queries = self.image_norm(self.caption_pooler(tokens))
+            pooled, caption_queries = queries[:, 0], queries[:, 1:]
+        else:
+            pooled = self.image_norm(self.contrastive_pooler(tokens)[:, 0])
+            caption_queries = self.caption_norm(self.caption_pooler(tokens))
+        return l2_normalize(self.image_projection(pooled)), caption_queries
 
     def encode_image(self, images, training=False):
         """L2-normalised float32 image embeddings `(batch, output_dim)`."""
@@ -227,9 +267,12 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
                                (ops.shape(x)[0], 1, self.hidden_dim))
         x = ops.concatenate([x, cls], axis=1)
         x = x + ops.cast(self.position_embedding[:length + 1], x.dtype)[None]
-        rest = caption_mask(token_ids[:, 1:], self.end_token_id, self.pad_token_id)
         ones = ops.ones_like(token_ids[:, :1], dtype="bool")
-        mask = ops.concatenate([ones, rest, ones], axis=1)
+        if self.text_mask == "open_clip":  # [True, ids != pad]: one position late.
+            mask = ops.concatenate([ones, token_ids != self.pad_token_id], axis=1)
+        else:
+            rest = caption_mask(token_ids[:, 1:], self.end_token_id, self.pad_token_id)
+            mask = ops.concatenate([ones, rest, ones], axis=1)
         for block in self.unimodal_blocks:
             x = block(x, mask=mask, training=training)
         return x
@@ -310,7 +353,8 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, keras.Model):
                 "vocabulary_size", "context_length", "hidden_dim", "num_unimodal_layers",
                 "num_multimodal_layers", "num_heads", "output_dim", "start_token_id",
                 "end_token_id", "pad_token_id", "num_caption_queries", "intermediate_dim",
-                "activation", "dropout", "layer_norm_epsilon", "logit_scale_init")},
+                "activation", "dropout", "layer_norm_epsilon", "logit_scale_init",
+                "shared_pooler", "pooler_num_heads", "text_mask")},
         })
         return config
 

@@ -95,6 +95,7 @@ def build_generator(config):
         num_heads=config.num_heads, num_groups=config.num_groups,
         text_hidden_dim=config.text_hidden_dim, text_num_layers=config.text_num_layers,
         prompt_dropout=config.prompt_dropout, pooled_text=config.pooled_text,
+        prediction_type=config.prediction_type, loss_weighting=config.loss_weighting,
         seed=config.seed)
     return model, preprocessor
 

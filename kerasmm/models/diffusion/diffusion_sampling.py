@@ -24,7 +24,8 @@ class DiffusionSamplingMixin:
     """`generate()` for a diffusion model.
 
     The model provides `encode_text(token_ids) -> (tokens, mask)` (run once
-    per call), `unet([x_t, t, tokens, mask]) -> eps`, `check_token_ids`,
+    per call), `unet([x_t, t, tokens, mask]) -> eps` (or `v` where its
+    `prediction_type` is `"v"`), `check_token_ids`,
     `empty_prompt`, `image_shape`, `num_train_timesteps` and
     `alphas_cumprod`.
 
@@ -99,14 +100,20 @@ class DiffusionSamplingMixin:
                 noise = self.unet([ops.concatenate([x, x], axis=0),
                                    ops.cast(ops.full((2 * batch,), t), "float32"),
                                    tokens, mask])
+                # Guidance is linear, so it acts on v as on eps at a fixed t.
                 noise = samplers.guided_noise(noise[:batch], noise[batch:],
                                               inputs["guidance_scale"])
                 alpha_t = samplers.alpha_at(alphas, t)
                 alpha_prev = samplers.alpha_at(alphas, ops.take(previous_steps, i))
+                original = None
+                if getattr(self, "prediction_type", "epsilon") == "v":
+                    original, noise = samplers.original_and_noise_from_velocity(
+                        x, noise, alpha_t)
                 z = samplers.stateless_normal(shape, seed, i + 1)
                 if options.sampler == "ddim":
-                    return samplers.ddim_step(x, noise, alpha_t, alpha_prev, inputs["eta"], z)
-                return samplers.ddpm_step(x, noise, alpha_t, alpha_prev, z)
+                    return samplers.ddim_step(x, noise, alpha_t, alpha_prev, inputs["eta"], z,
+                                              original)
+                return samplers.ddpm_step(x, noise, alpha_t, alpha_prev, z, original)
 
             x = samplers.stateless_normal(shape, seed, 0)
             x = ops.fori_loop(0, options.num_steps, step, x)

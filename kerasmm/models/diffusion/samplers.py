@@ -25,13 +25,29 @@ def guided_noise(noise_unconditional, noise_conditional, guidance_scale):
     return noise_unconditional + guidance_scale * (noise_conditional - noise_unconditional)
 
 
-def predicted_original(sample, noise, alpha_prod_t):
-    """`x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)`, clipped to [-1, 1]."""
-    x0 = (sample - ops.sqrt(1.0 - alpha_prod_t) * noise) / ops.sqrt(alpha_prod_t)
-    return ops.clip(x0, -1.0, 1.0)
+def predicted_original(sample, noise, alpha_prod_t, original=None):
+    """`x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)` (or `original`
+    when given, e.g. from v-prediction), clipped to [-1, 1]."""
+    if original is None:
+        original = (sample - ops.sqrt(1.0 - alpha_prod_t) * noise) / ops.sqrt(alpha_prod_t)
+    return ops.clip(original, -1.0, 1.0)
 
 
-def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_noise=None):
+def velocity(original, noise, alpha_prod_t):
+    """Salimans & Ho's v-prediction target: `v = sqrt(a_t) eps - sqrt(1 - a_t) x_0`."""
+    return ops.sqrt(alpha_prod_t) * noise - ops.sqrt(1.0 - alpha_prod_t) * original
+
+
+def original_and_noise_from_velocity(sample, v, alpha_prod_t):
+    """`(x_0, eps)` of `x_t` and `v`: `x_0 = sqrt(a_t) x_t - sqrt(1 - a_t) v`,
+    `eps = sqrt(1 - a_t) x_t + sqrt(a_t) v` (Salimans & Ho, section 4; no division,
+    so exact even where `a_t` is near 0)."""
+    root_a, root_1ma = ops.sqrt(alpha_prod_t), ops.sqrt(1.0 - alpha_prod_t)
+    return root_a * sample - root_1ma * v, root_1ma * sample + root_a * v
+
+
+def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_noise=None,
+              original=None):
     """Song et al. (DDIM) eq. 12, as diffusers' `DDIMScheduler.step`.
 
     `x_prev = sqrt(a_prev) x_0 + sqrt(1 - a_prev - sigma^2) eps + sigma z`
@@ -48,8 +64,10 @@ def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_no
         eta: float (or scalar tensor) >= 0.
         variance_noise: standard normal `z` like `sample`; needed when
             `eta > 0`.
+        original: the predicted clean image `x_0` if the model gives it
+            (v-prediction); None derives it from `noise`.
     """
-    x0 = predicted_original(sample, noise, alpha_prod_t)
+    x0 = predicted_original(sample, noise, alpha_prod_t, original)
     variance = (1.0 - alpha_prod_prev) / (1.0 - alpha_prod_t) * (
         1.0 - alpha_prod_t / alpha_prod_prev)
     sigma = eta * ops.sqrt(ops.maximum(variance, 0.0))
@@ -60,7 +78,8 @@ def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_no
     return previous
 
 
-def ddpm_step(sample, noise, alpha_prod_t, alpha_prod_prev, variance_noise=None):
+def ddpm_step(sample, noise, alpha_prod_t, alpha_prod_prev, variance_noise=None,
+              original=None):
     """Ho et al. (DDPM) ancestral step from the posterior q(x_prev | x_t, x_0).
 
     With `beta = 1 - a_t / a_prev` (the strided schedule's beta when
@@ -68,10 +87,10 @@ def ddpm_step(sample, noise, alpha_prod_t, alpha_prod_prev, variance_noise=None)
     `DDPMScheduler`): mean `sqrt(a_prev) beta / (1 - a_t) x_0 + sqrt(1 -
     beta) (1 - a_prev) / (1 - a_t) x_t` (eq. 7) and variance
     `(1 - a_prev) / (1 - a_t) beta` (DDPM's "fixed_small"), zero on the
-    last step (`a_prev = 1`).
+    last step (`a_prev = 1`). `original` as in `ddim_step`.
     """
     beta = 1.0 - alpha_prod_t / alpha_prod_prev
-    x0 = predicted_original(sample, noise, alpha_prod_t)
+    x0 = predicted_original(sample, noise, alpha_prod_t, original)
     mean = (ops.sqrt(alpha_prod_prev) * beta / (1.0 - alpha_prod_t) * x0
             + ops.sqrt(1.0 - beta) * (1.0 - alpha_prod_prev) / (1.0 - alpha_prod_t) * sample)
     if variance_noise is None:

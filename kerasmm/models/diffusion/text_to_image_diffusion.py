@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.models.diffusion import samplers
 from kerasmm.models.diffusion import schedules
 from kerasmm.models.diffusion.denoiser import build_text_encoder
 from kerasmm.models.diffusion.denoiser import build_unet
@@ -19,6 +20,10 @@ from kerasmm.utils.checks import check_positive_int
 from kerasmm.utils.checks import check_rank
 from kerasmm.utils.checks import check_rate
 from kerasmm.utils.tensor_checks import check_token_ids
+
+PREDICTION_TYPES = ("epsilon", "v")
+LOSS_WEIGHTINGS = ("none", "min_snr")
+MIN_SNR_GAMMA = 5.0  # Hang et al.'s recommended gamma
 
 
 def check_image_shape(image_shape):
@@ -44,7 +49,14 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
     sqrt(1 - a_t) eps` (`a = alphas_cumprod` of `beta_schedule`), replaces
     the prompt by the empty prompt with probability `prompt_dropout`
     (classifier-free guidance, Ho & Salimans) and minimises the MSE between
-    `eps` and the predicted noise (DDPM's simple loss); no `loss` is needed.
+    the U-Net's output and its target (no `loss` is needed): the noise
+    `eps` (`prediction_type="epsilon"`, DDPM's simple loss) or the velocity
+    `v = sqrt(a_t) eps - sqrt(1 - a_t) x_0` (`"v"`, Salimans & Ho), whose
+    loss is `(1 + SNR)` times the clean-image error and so keeps weight
+    on the high-noise steps where the layout and colours are decided
+    (the noise loss is `SNR` times it, vanishing there).
+    `loss_weighting="min_snr"` multiplies each image's loss by Min-SNR-5
+    (Hang et al.: the clean-image weight becomes `min(SNR, 5)`).
     The empty prompt is all `pad_token_id`.
 
     Networks: a text encoder gives text tokens, which the U-Net
@@ -92,6 +104,8 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         pad_token_id: int, the padding id (the empty prompt).
         dropout: float in [0, 1), in ResBlocks and attention blocks.
         seed: int or None, seed of the training noise.
+        prediction_type: `"epsilon"` (the U-Net predicts the noise) or `"v"`.
+        loss_weighting: `"none"` or `"min_snr"` (gamma 5).
 
     Call arguments:
         inputs: dict with `"images"` float `(B, H, W, C)` in [-1, 1] and
@@ -99,8 +113,10 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         training: Python bool (prompt dropout applies only in training).
 
     Returns:
-        dict with `"noise"` (the noise drawn) and `"predicted_noise"`, float32
-        `(B, H, W, C)`: what the built-in loss compares.
+        dict of float32: `"noise"` (the noise drawn) and `"predicted_noise"`
+        (the model's, converted from `v` if needed), `"target"` and
+        `"prediction"` `(B, H, W, C)` (what the built-in loss compares) and
+        `"loss_weight"` `(B,)`.
 
     Example:
     >>> model = TextToImageDiffusion((16, 16, 1), vocabulary_size=32, context_length=8,
@@ -128,7 +144,8 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
                  channel_multipliers=(1, 2, 2), attention_levels=None, num_heads=4,
                  num_groups=8, text_hidden_dim=64, text_num_layers=2, text_encoder=None,
                  num_train_timesteps=1000, beta_schedule="cosine", prompt_dropout=0.1,
-                 pad_token_id=0, dropout=0.0, seed=None, pooled_text=False, **kwargs):
+                 pad_token_id=0, dropout=0.0, seed=None, pooled_text=False,
+                 prediction_type="epsilon", loss_weighting="none", **kwargs):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(image_shape)
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
@@ -170,6 +187,9 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         self.dropout = check_rate("dropout", dropout)
         self.seed = check_int("seed", seed, allow_none=True)
         self.pooled_text = check_bool("pooled_text", pooled_text)
+        self.prediction_type = check_choice("prediction_type", prediction_type,
+                                            PREDICTION_TYPES)
+        self.loss_weighting = check_choice("loss_weighting", loss_weighting, LOSS_WEIGHTINGS)
         self.alphas_cumprod = schedules.alphas_cumprod(
             schedules.betas(beta_schedule, num_train_timesteps))
 
@@ -265,11 +285,28 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         alpha = ops.take(ops.convert_to_tensor(self.alphas_cumprod), timesteps)[:, None, None,
                                                                                None]
         noisy = ops.sqrt(alpha) * images + ops.sqrt(1.0 - alpha) * noise
-        predicted = self.denoise(noisy, timesteps, token_ids, training=training)
-        return {"noise": noise, "predicted_noise": predicted}
+        prediction = self.denoise(noisy, timesteps, token_ids, training=training)
+        target, predicted_noise = noise, prediction
+        if self.prediction_type == "v":
+            target = samplers.velocity(images, noise, alpha)
+            _, predicted_noise = samplers.original_and_noise_from_velocity(
+                noisy, prediction, alpha)
+        return {"noise": noise, "predicted_noise": predicted_noise, "target": target,
+                "prediction": prediction, "loss_weight": self.loss_weight(alpha[:, 0, 0, 0])}
+
+    def loss_weight(self, alpha_prod_t):
+        """Per-image loss weights `(B,)` at `alpha_bar_t`: 1, or Min-SNR-gamma
+        (Hang et al.): `min(SNR, gamma) / SNR` for the noise loss,
+        `min(SNR, gamma) / (SNR + 1)` for the v loss, `SNR = a / (1 - a)`."""
+        if self.loss_weighting == "none":
+            return ops.ones_like(alpha_prod_t)
+        snr = alpha_prod_t / ops.maximum(1.0 - alpha_prod_t, 1e-12)
+        clipped = ops.minimum(snr, MIN_SNR_GAMMA)
+        return clipped / (snr + 1.0) if self.prediction_type == "v" else clipped / snr
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """DDPM's simple loss, `mean((eps - eps_pred)^2)`, plus any layer losses.
+        """`mean(w (target - prediction)^2)` (DDPM's simple loss for the noise,
+        `w = 1`), plus any layer losses.
 
         `keras.losses.Loss.__call__` averages over the local batch and
         scales for the replicas of a distribution strategy, as Keras'
@@ -277,8 +314,9 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
         """
         if y_pred is None:
             y_pred = self(x, training=training)
-        loss = ops.cast(self.noise_loss(y_pred["noise"], y_pred["predicted_noise"],
-                                        sample_weight), "float32")
+        scale = ops.sqrt(y_pred["loss_weight"])[:, None, None, None]
+        loss = ops.cast(self.noise_loss(scale * y_pred["target"],
+                                        scale * y_pred["prediction"], sample_weight), "float32")
         for extra in self.losses:
             loss = loss + ops.cast(self._aggregate_additional_loss(extra), "float32")
         return loss
@@ -301,7 +339,8 @@ class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
             "image_shape", "vocabulary_size", "context_length", "hidden_dim",
             "channel_multipliers", "attention_levels", "num_heads", "num_groups",
             "text_hidden_dim", "text_num_layers", "num_train_timesteps", "beta_schedule",
-            "prompt_dropout", "pad_token_id", "dropout", "seed", "pooled_text")})
+            "prompt_dropout", "pad_token_id", "dropout", "seed", "pooled_text",
+            "prediction_type", "loss_weighting")})
         config["text_encoder"] = None if self.owns_text_encoder else (
             keras.saving.serialize_keras_object(self.text_encoder))
         return config

@@ -10,9 +10,7 @@ writes a PNG of samples and returns the results. Every value it uses comes
 from one `GenerateDemoConfig`.
 """
 
-import json
 import os
-import sys
 import time
 
 import keras
@@ -25,6 +23,8 @@ from kerasmm.models import CLIPPreprocessor
 from kerasmm.models import TextToImageDiffusion
 from kerasmm.models import TextToImagePreprocessor
 from kerasmm.plotting import save_retrieval_png
+from kerasmm.recipes.demo_command import demo_config
+from kerasmm.recipes.demo_command import run_demo_command
 from kerasmm.recipes.generate_demo_config import GenerateDemoConfig
 from kerasmm.recipes.output_dir import prepare_output_dir
 from kerasmm.recipes.shapes_reader import load_shapes_reader
@@ -224,27 +224,11 @@ def run_generate_demo(config=None, verbose="auto", log=print):
 
 def generate_demo_config(args):
     """The `GenerateDemoConfig` of parsed `kerasmm demo generate` arguments."""
-    import dataclasses
-
     config = GenerateDemoConfig.small() if getattr(args, "small", False) else GenerateDemoConfig()
-    changes = {name: getattr(args, name) for name in OVERRIDES
-               if getattr(args, name, None) is not None}
-    return dataclasses.replace(config, overwrite=bool(getattr(args, "overwrite", False)),
-                               **changes)
+    return demo_config(args, config, OVERRIDES)
 
 
 def run_generate_demo_command(args):
     """`kerasmm demo generate`; with `--json` ends stdout with the results."""
-    config = generate_demo_config(args)
-    try:  # Before anything is built or trained.
-        prepare_output_dir(config.output_dir, config.overwrite)
-    except ValueError as error:
-        print(f"kerasmm demo generate: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    results, _, _ = run_generate_demo(config, verbose=1 if sys.stdout.isatty() else 2,
-                                   log=lambda line: print(line, flush=True))
-    if getattr(args, "json", False):
-        line = {key: round(results[key], 4) if isinstance(results[key], float) else results[key]
-                for key in JSON_KEYS if key in results}
-        print(json.dumps(line), flush=True)
-    return 0
+    return run_demo_command(args, generate_demo_config(args),
+                            lambda *a, **k: run_generate_demo(*a, **k)[0], JSON_KEYS)

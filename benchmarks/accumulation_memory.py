@@ -32,7 +32,7 @@ Ratios are `k=1 / k` for memory (above 1: the step needs less) and
 
 Usage:
     python benchmarks/accumulation_memory.py                  # B=128, 64 px
-    python benchmarks/accumulation_memory.py --quick          # seconds, smoke test
+    python benchmarks/accumulation_memory.py --quick          # smoke test, one subprocess
     python benchmarks/accumulation_memory.py --backend jax --families siglip
     python benchmarks/accumulation_memory.py --batch-size 256 --steps 1 2 4 8 16
 """
@@ -46,6 +46,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+import _quick_workers  # noqa: E402
 
 FAMILIES = ("clip", "siglip")
 STEPS = (1, 4, 8)
@@ -54,7 +55,8 @@ STEPS = (1, 4, 8)
 FULL = {"image_size": 64, "patch_size": 8, "hidden_dim": 192, "num_layers": 4,
         "num_heads": 3, "vocabulary_size": 1000, "context_length": 32,
         "batch_size": 128}
-QUICK = {"image_size": 32, "patch_size": 8, "hidden_dim": 32, "num_layers": 2,
+# Quick mode (smoke test): one block per tower (compiles grow with depth).
+QUICK = {"image_size": 32, "patch_size": 8, "hidden_dim": 32, "num_layers": 1,
          "num_heads": 2, "vocabulary_size": 64, "context_length": 8,
          "batch_size": 16}
 LEARNING_RATE = 0.1
@@ -184,14 +186,16 @@ def run(args):
           f"image tokens, {size['context_length']} text tokens")
     rows, ratios = [], []
     tmp = tempfile.mkdtemp(prefix="kerasmm_bench_")
+    configs = [{"family": family, "size": size, "steps": steps,
+                "repeats": args.repeats,
+                "save_deltas": os.path.join(tmp, f"{family}_{steps}.npz")}
+               for family in args.families for steps in args.steps]
+    done = _quick_workers.run_workers(script, configs, args)
     for family in args.families:
         results, paths = {}, {}
         for steps in args.steps:
             paths[steps] = os.path.join(tmp, f"{family}_{steps}.npz")
-            config = {"family": family, "size": size, "steps": steps,
-                      "repeats": args.repeats, "save_deltas": paths[steps]}
-            result = results[steps] = _common.run_worker(script, config, args.backend,
-                                                         args.timeout)
+            result = results[steps] = next(done)
             print(f"  done: {family} accumulation_steps={steps}: "
                   f"{result.get('error', 'ok')}", flush=True)
             ok = "error" not in result and "error" not in results[1]
@@ -228,6 +232,8 @@ def run(args):
          "XLA temp",
          "device peak", "max|dW-dW1|", "status"],
         rows, title="Train step by accumulation_steps k (one fresh subprocess per row)")
+    if args.quick:
+        print(_quick_workers.SHARED_PROCESS_NOTE)
     print("  micro: micro-batch size. 1st step: peak RSS during the first step (with its"
           "\n  tracing / compilation) minus RSS before it: TensorFlow's CPU allocator keeps"
           "\n  what that step took, so later steps add little. step mem: the same over the"
@@ -246,7 +252,7 @@ def max_abs(path):
 
 
 def main(argv=None):
-    _common.main(argv, parse_args, worker, run)
+    _common.main(argv, parse_args, _quick_workers.batchable(worker), run)
 
 
 if __name__ == "__main__":

@@ -67,10 +67,12 @@ VIT_B32 = {
     "vision_heads": 12, "vocabulary_size": 49408, "context_length": 77,
     "text_width": 512, "text_layers": 12, "text_heads": 8, "embed_dim": 512,
 }
+# Quick mode (smoke test): one layer per tower, as small as runs every path;
+# the test suite's time goes to XLA compiling these, which grows with depth.
 TINY = {
-    "image_size": 32, "patch_size": 8, "vision_width": 64, "vision_layers": 2,
-    "vision_heads": 2, "vocabulary_size": 1000, "context_length": 16,
-    "text_width": 64, "text_layers": 2, "text_heads": 2, "embed_dim": 32,
+    "image_size": 16, "patch_size": 8, "vision_width": 32, "vision_layers": 1,
+    "vision_heads": 2, "vocabulary_size": 100, "context_length": 8,
+    "text_width": 32, "text_layers": 1, "text_heads": 2, "embed_dim": 16,
 }
 # SigLIP B/16 (google/siglip-base-patch16-224): no projection, embed = width.
 SIGLIP_B16 = {
@@ -79,9 +81,9 @@ SIGLIP_B16 = {
     "text_width": 768, "text_layers": 12, "text_heads": 12, "embed_dim": 768,
 }
 SIGLIP_TINY = {
-    "image_size": 32, "patch_size": 8, "vision_width": 64, "vision_layers": 2,
-    "vision_heads": 2, "vocabulary_size": 1000, "context_length": 16,
-    "text_width": 64, "text_layers": 2, "text_heads": 2, "embed_dim": 64,
+    "image_size": 16, "patch_size": 8, "vision_width": 32, "vision_layers": 1,
+    "vision_heads": 2, "vocabulary_size": 100, "context_length": 8,
+    "text_width": 32, "text_layers": 1, "text_heads": 2, "embed_dim": 32,
 }
 
 
@@ -300,16 +302,16 @@ def parse_args(argv=None):
     parser.add_argument("--family", choices=sorted(FAMILIES), default="clip",
                         help="clip: ViT-B/32 CLIP; siglip: SigLIP B/16 at 224 px")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="samples per step (default 8; quick 4)")
+                        help="samples per step (default 8; quick 2)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="timed calls per model and mode (default 5; quick 2)")
     parser.add_argument("--gemm-size", type=int, default=None,
                         help="side of the matmul that measures the peak (default 2048)")
     args = parser.parse_args(argv)
     args.config = FAMILIES[args.family]["configs"][int(args.quick)]
-    args.batch_size = args.batch_size or (4 if args.quick else 8)
+    args.batch_size = args.batch_size or (2 if args.quick else 8)
     args.rounds = args.rounds or (2 if args.quick else 5)
-    args.gemm_size = args.gemm_size or (256 if args.quick else 2048)
+    args.gemm_size = args.gemm_size or (128 if args.quick else 2048)
     return args
 
 

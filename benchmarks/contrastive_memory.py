@@ -26,7 +26,7 @@ gradients are compared with the unchunked ones (max abs difference).
 
 Usage:
     python benchmarks/contrastive_memory.py            # B = 1k, 4k, 16k, 65,536
-    python benchmarks/contrastive_memory.py --quick    # seconds, smoke test
+    python benchmarks/contrastive_memory.py --quick    # smoke test, one subprocess
     python benchmarks/contrastive_memory.py --backend jax --losses clip \
         --batch-sizes 1024 65536
 """
@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+import _quick_workers  # noqa: E402
 
 LOSSES = ("clip", "siglip")
 
@@ -180,26 +181,22 @@ def run(args):
           f"<= {args.max_logit_gib:g} GiB; its gradient needs as much again")
     rows, checks = [], []
     tmp = tempfile.mkdtemp(prefix="kerasmm_bench_")
+    configs = [_config(loss, batch, chunk, args, tmp) for loss in args.losses
+               for batch in args.batch_sizes for chunk in (None, args.chunk_size)]
+    done = _quick_workers.run_workers(script, [
+        c for c in configs if not c.get("compile_only") or args.backend == "jax"], args)
     for loss in args.losses:
         for batch in args.batch_sizes:
             logit_bytes = 4 * batch ** 2
-            too_big = logit_bytes > args.max_logit_gib * _common.GIB
             results = {}
             for chunk in (None, args.chunk_size):
-                config = {"loss": loss, "batch_size": batch, "dim": args.dim,
-                          "chunk_size": chunk,
-                          "repeats": repeats_for(batch, args.quick)}
-                if not too_big:  # gradients kept for the comparison
-                    config["save_grads"] = _grads_path(tmp, loss, batch, chunk)
-                skipped = chunk is None and too_big
-                if skipped:
-                    config["compile_only"] = True
-                    if args.backend != "jax":
-                        results[chunk] = {"skipped": True}
-                        rows.append(_row(loss, batch, chunk, logit_bytes,
-                                         results[chunk], args))
-                        continue
-                result = _common.run_worker(script, config, args.backend, args.timeout)
+                skipped = bool(configs.pop(0).get("compile_only"))
+                if skipped and args.backend != "jax":
+                    results[chunk] = {"skipped": True}
+                    rows.append(_row(loss, batch, chunk, logit_bytes,
+                                     results[chunk], args))
+                    continue
+                result = next(done)
                 result["skipped"] = skipped
                 results[chunk] = result
                 rows.append(_row(loss, batch, chunk, logit_bytes, result, args))
@@ -212,6 +209,8 @@ def run(args):
         ["loss", "batch", "chunk", "logits 4B^2", "time", "peak RSS",
          "step mem", "XLA temp", "device peak", "status"],
         rows, title="Loss + gradient (one fresh subprocess per row)")
+    if args.quick:
+        print(_quick_workers.SHARED_PROCESS_NOTE)
     print("  time: median of repeated calls; '*' = single call incl. XLA compile."
           "\n  peak RSS: whole subprocess (imports, inputs, compile, step)."
           "\n  step mem: peak RSS during the step minus RSS before it."
@@ -222,6 +221,17 @@ def run(args):
         ["loss", "batch", "loss unchunked", "loss chunked", "max |diff| loss",
          "max |diff| grads", "time ratio", "step mem ratio"],
         checks, title="Chunked vs unchunked (ratios: unchunked / chunked)")
+
+
+def _config(loss, batch, chunk, args, tmp):
+    config = {"loss": loss, "batch_size": batch, "dim": args.dim, "chunk_size": chunk,
+              "repeats": repeats_for(batch, args.quick)}
+    too_big = 4 * batch ** 2 > args.max_logit_gib * _common.GIB
+    if not too_big:  # gradients kept for the comparison
+        config["save_grads"] = _grads_path(tmp, loss, batch, chunk)
+    if chunk is None and too_big:
+        config["compile_only"] = True  # OOM-predicted: compiled on JAX, never run
+    return config
 
 
 def _status(result):
@@ -266,7 +276,7 @@ def _fmt(value):
 
 
 def main(argv=None):
-    _common.main(argv, parse_args, worker, run)
+    _common.main(argv, parse_args, _quick_workers.batchable(worker), run)
 
 
 if __name__ == "__main__":

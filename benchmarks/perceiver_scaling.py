@@ -29,7 +29,7 @@ gradient of the layer being differentiated).
 
 Usage:
     python benchmarks/perceiver_scaling.py            # M = 1k ... 64k
-    python benchmarks/perceiver_scaling.py --quick    # seconds, smoke test
+    python benchmarks/perceiver_scaling.py --quick    # smoke test, one subprocess
     python benchmarks/perceiver_scaling.py --backend jax --lengths 4096 65536
 """
 
@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+import _quick_workers  # noqa: E402
 
 MODELS = ("perceiver_io", "transformer")
 
@@ -179,19 +180,21 @@ def run(args):
           f"latents={args.num_latents}; Transformer skipped when its predicted "
           f"attention memory > {args.max_attention_gib:g} GiB")
     results = {model: {} for model in args.models}
-    for length in args.lengths:
-        for model in args.models:
-            config = config_for(args, model, length)
-            predicted = predicted_attention_bytes(config, length)
-            if model == "transformer" and predicted > args.max_attention_gib * _common.GIB:
-                result = {"skipped": True}
-            else:
-                result = _common.run_worker(script, config, args.backend, args.timeout)
-            result["predicted_attention_bytes"] = predicted
-            results[model][length] = result
-            status = "OOM-predicted/skipped" if result.get("skipped") else \
-                result.get("error", "ok")
-            print(f"  done: {model} M={length}: {status}", flush=True)
+    pairs = [(length, model) for length in args.lengths for model in args.models]
+    predicted = {(length, model): predicted_attention_bytes(
+        config_for(args, model, length), length) for length, model in pairs}
+    skipped = {(length, model) for length, model in pairs if model == "transformer"
+               and predicted[length, model] > args.max_attention_gib * _common.GIB}
+    done = _quick_workers.run_workers(script, [
+        config_for(args, model, length) for length, model in pairs
+        if (length, model) not in skipped], args)
+    for length, model in pairs:
+        result = {"skipped": True} if (length, model) in skipped else next(done)
+        result["predicted_attention_bytes"] = predicted[length, model]
+        results[model][length] = result
+        status = "OOM-predicted/skipped" if result.get("skipped") else \
+            result.get("error", "ok")
+        print(f"  done: {model} M={length}: {status}", flush=True)
     rows = []
     for length in args.lengths:
         row = [length]
@@ -219,6 +222,8 @@ def run(args):
                         "configuration (fresh subprocess each)")
     print("  step mem: peak RSS during the timed steps minus RSS before them; "
           "peak RSS: whole subprocess.")
+    if args.quick:
+        print(_quick_workers.SHARED_PROCESS_NOTE)
     slope_rows = []
     for model in args.models:
         lengths = [m for m in args.lengths if m >= args.fit_from]
@@ -241,7 +246,7 @@ def run(args):
 
 
 def main(argv=None):
-    _common.main(argv, parse_args, worker, run)
+    _common.main(argv, parse_args, _quick_workers.batchable(worker), run)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ remat must change when activations are computed, not what.
 
 Usage:
     python benchmarks/remat_memory.py            # ViT 256 tokens, text 77 tokens
-    python benchmarks/remat_memory.py --quick    # seconds, smoke test
+    python benchmarks/remat_memory.py --quick    # smoke test, one subprocess
     python benchmarks/remat_memory.py --backend jax --stacks vit
 """
 
@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+import _quick_workers  # noqa: E402
 
 STACKS = ("vit", "text")
 # Full mode: activations (attention scores, MLP hidden) dominate the weights,
@@ -44,11 +45,12 @@ FULL = {
     "text": {"batch_size": 64, "context_length": 77, "vocabulary_size": 1000,
              "hidden_dim": 256, "num_layers": 8, "num_heads": 4, "output_dim": 128},
 }
+# Quick mode (smoke test): one block each (remat wraps every block), tiny.
 QUICK = {
-    "vit": {"batch_size": 2, "image_size": 32, "patch_size": 8, "hidden_dim": 32,
-            "num_layers": 2, "num_heads": 2, "output_dim": 16},
-    "text": {"batch_size": 2, "context_length": 16, "vocabulary_size": 64,
-             "hidden_dim": 32, "num_layers": 2, "num_heads": 2, "output_dim": 16},
+    "vit": {"batch_size": 2, "image_size": 16, "patch_size": 8, "hidden_dim": 16,
+            "num_layers": 1, "num_heads": 2, "output_dim": 8},
+    "text": {"batch_size": 2, "context_length": 8, "vocabulary_size": 32,
+             "hidden_dim": 16, "num_layers": 1, "num_heads": 2, "output_dim": 8},
 }
 
 
@@ -158,15 +160,17 @@ def run(args):
           "one device")
     rows, checks = [], []
     tmp = tempfile.mkdtemp(prefix="kerasmm_bench_")
+    configs = [{"stack": stack, "size": sizes[stack], "remat": remat,
+                "repeats": args.repeats,
+                "save_grads": os.path.join(tmp, f"{stack}_{remat}.npz")}
+               for stack in args.stacks for remat in (False, True)]
+    done = _quick_workers.run_workers(script, configs, args)
     for stack in args.stacks:
         print(f"  {stack}: {sizes[stack]}", flush=True)
         results, paths = {}, {}
         for remat in (False, True):
             paths[remat] = os.path.join(tmp, f"{stack}_{remat}.npz")
-            config = {"stack": stack, "size": sizes[stack], "remat": remat,
-                      "repeats": args.repeats, "save_grads": paths[remat]}
-            result = _common.run_worker(script, config, args.backend, args.timeout)
-            results[remat] = result
+            result = results[remat] = next(done)
             print(f"  done: {stack} remat={remat}: {result.get('error', 'ok')}",
                   flush=True)
             rows.append([
@@ -183,6 +187,8 @@ def run(args):
         ["stack", "remat", "params", "time", "step mem", "peak RSS", "XLA temp",
          "device peak", "status"],
         rows, title="Train step (one fresh subprocess per row)")
+    if args.quick:
+        print(_quick_workers.SHARED_PROCESS_NOTE)
     print("  time: median of repeated steps after the compiling one."
           "\n  step mem: peak RSS during the repeated steps minus RSS before them."
           "\n  peak RSS: whole subprocess (imports, weights, compile, steps)."
@@ -207,7 +213,7 @@ def _check(stack, results, paths):
 
 
 def main(argv=None):
-    _common.main(argv, parse_args, worker, run)
+    _common.main(argv, parse_args, _quick_workers.batchable(worker), run)
 
 
 if __name__ == "__main__":

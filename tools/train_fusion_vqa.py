@@ -7,6 +7,8 @@ feature map as 16 image tokens; `--grid 8` gives 64) or
 cosine decay) changed as `RECIPES` says (the first demo recipe: 32-pixel
 scenes, 8 epochs), and prints the held-out test accuracy per question type
 (and per seen / held-out colour x shape combination) plus one JSON line.
+`--single-position-fraction 1 --pair-type-weights 0.15,0.15,0.1,0.1,0.5`
+trains with the position curriculum (`VQADemoConfig`).
 
     python tools/train_fusion_vqa.py --backbone mmbt
     python tools/train_fusion_vqa.py --backbone coattention --epochs 4
@@ -27,6 +29,7 @@ from kerasmm.recipes.vqa_demo import evaluate_vqa_model
 from kerasmm.recipes.vqa_demo import format_vqa_results
 from kerasmm.recipes.vqa_demo import question_groups
 from kerasmm.recipes.vqa_demo import train_vqa_model
+from kerasmm.recipes.vqa_demo import training_data
 from kerasmm.recipes.vqa_demo_config import FIRST_VQA_RECIPE
 from kerasmm.recipes.vqa_demo_config import VQADemoConfig
 from kerasmm.tasks import VQAClassifier
@@ -83,14 +86,16 @@ def main():
                  "hidden_dim", "intermediate_dim", "num_heads", "batch_size", "seed",
                  "image_size", "patch_size"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int)
-    for name in ("learning_rate", "dropout", "weight_decay"):
+    for name in ("learning_rate", "dropout", "weight_decay", "single_position_fraction"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float)
+    parser.add_argument("--pair-type-weights", type=lambda text: tuple(
+        float(w) for w in text.split(",")), help="5 comma-separated weights")
     args = parser.parse_args()
     changes = {k: v for k, v in vars(args).items()
                if k not in ("backbone", "grid", "cnn_width") and v is not None}
     config = dataclasses.replace(VQADemoConfig(), **{**RECIPES[args.backbone], **changes})
     tokenizer = shapes_vqa.shapes_vqa_tokenizer()
-    train = shapes_vqa.generate_shapes_vqa("train", config.num_train, config.image_size)
+    train = training_data(config)
     test = shapes_vqa.generate_shapes_vqa("test", config.num_test, config.image_size)
     keras.utils.set_random_seed(config.seed)
     model = VQAClassifier(build_backbone(args.backbone, config, tokenizer, args.grid,

@@ -64,11 +64,12 @@ def _unique(values, slot, num_shapes):
     return num_shapes == 1 or values[slot] != values[1 - slot]
 
 
-def _question(rng, colors, kinds, sizes, num_shapes, relation):
-    """One `(question_type, question, answer)` about a scene, drawn with `rng`."""
+def _question(rng, colors, kinds, sizes, num_shapes, relation, weights=_PAIR_TYPE_WEIGHTS):
+    """One `(question_type, question, answer)` about a scene, drawn with `rng`
+    (`weights`: chance of each type for two shapes)."""
     names = [(shapes.COLORS[colors[k]], shapes.SHAPES[kinds[k]]) for k in range(num_shapes)]
     if num_shapes == 2:
-        qtype = SHAPES_VQA_QUESTION_TYPES[rng.choice(5, p=_PAIR_TYPE_WEIGHTS)]
+        qtype = SHAPES_VQA_QUESTION_TYPES[rng.choice(5, p=weights)]
     else:
         qtype = SHAPES_VQA_QUESTION_TYPES[rng.integers(4)]
     slot = int(rng.integers(num_shapes))
@@ -106,7 +107,20 @@ def _question(rng, colors, kinds, sizes, num_shapes, relation):
     return qtype, question, COUNT_WORDS[count]
 
 
-def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0):
+def check_pair_type_weights(weights):
+    """`weights` (5 non-negative numbers, not all zero, one per
+    `SHAPES_VQA_QUESTION_TYPES`) normalised to sum to 1; None: the dataset's."""
+    if weights is None:
+        return _PAIR_TYPE_WEIGHTS
+    array = np.asarray(weights, dtype="float64")
+    if array.shape != (5,) or not np.all(array >= 0) or not array.sum() > 0:
+        raise ValueError("pair_type_weights must be 5 non-negative numbers, not all zero. "
+                         f"Received: pair_type_weights={weights!r}")
+    return tuple(array / array.sum())
+
+
+def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0,
+                        pair_type_weights=None):
     """One split of shapes-VQA as numpy arrays: a scene and a question each.
 
     Args:
@@ -115,6 +129,9 @@ def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0)
         num_examples: int, defaults to `SPLIT_SIZES[split]`.
         image_size: int >= 16, side of the images.
         seed: int, the dataset's seed.
+        pair_type_weights: None (the dataset's mix) or 5 weights, one per
+            `SHAPES_VQA_QUESTION_TYPES`: how often a two-shape scene is asked
+            each type (a training mix; the scenes stay the same).
 
     Returns:
         A dict: `images` uint8 `(N, S, S, 3)`, `questions`, `answers`,
@@ -131,6 +148,7 @@ def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0)
     """
     check_choice("split", split, tuple(_STREAMS))
     num_examples = check_positive_int("num_examples", num_examples or shapes.SPLIT_SIZES[split])
+    weights = check_pair_type_weights(pair_type_weights)
     data = shapes.generate_shapes(split, num_examples, image_size, seed)
     out = {k: data[k] for k in ("images", "num_shapes", "colors", "shapes", "sizes",
                                 "relation")}
@@ -140,7 +158,7 @@ def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0)
         for i in range(start, min(start + _BLOCK, num_examples)):
             qtype, question, answer = _question(
                 rng, data["colors"][i], data["shapes"][i], data["sizes"][i],
-                int(data["num_shapes"][i]), int(data["relation"][i]))
+                int(data["num_shapes"][i]), int(data["relation"][i]), weights)
             types.append(qtype)
             questions.append(question)
             answers.append(answer)
@@ -152,6 +170,52 @@ def generate_shapes_vqa(split="train", num_examples=None, image_size=64, seed=0)
             data["shapes"] == shapes.SHAPES.index(kind))
     out["held_out"] = held.any(axis=1)
     return out
+
+
+def add_single_shape_positions(data, fraction=0.5, seed=0):
+    """Training data with position questions about single shapes, in place.
+
+    A two-shape position answer depends on the scene only through which
+    named shape is where: mirrored, the scene flips the answer, so a model
+    that has not learned to find a shape and read its side gets no signal
+    from those questions. One shape clearly left of, right of, above or
+    below the centre (its pixels' centroid off-centre along one axis only)
+    answers "where is the red triangle relative to the image?" from its own
+    side: the side readout is learned from these, and the two-shape
+    questions then teach which shape to read. For a training mix only (the
+    test split keeps the dataset's questions).
+
+    Args:
+        data: a dict of `generate_shapes_vqa`.
+        fraction: float in [0, 1], the share of the eligible single-shape
+            scenes whose question is replaced.
+        seed: int, seed of the choice and phrasing.
+
+    Returns:
+        `data`, with `questions`, `answers`, `question_types` and
+        `answer_ids` changed where a question was replaced.
+    """
+    rng = np.random.default_rng([seed, 99])
+    images = data["images"]
+    size = images.shape[1]
+    shape_pixels = images.max(axis=-1) > 100  # shapes are bright, backgrounds <= 66
+    grid = (np.arange(size) + 0.5) / size
+    area = np.maximum(shape_pixels.sum(axis=(1, 2)), 1)
+    dx = (shape_pixels.sum(axis=1) * grid).sum(axis=1) / area - 0.5
+    dy = (shape_pixels.sum(axis=2) * grid).sum(axis=1) / area - 0.5
+    horizontal = (np.abs(dx) > 0.15) & (np.abs(dy) < 0.1)
+    vertical = (np.abs(dy) > 0.15) & (np.abs(dx) < 0.1)
+    chosen = (data["num_shapes"] == 1) & (horizontal | vertical)
+    chosen &= rng.random(len(chosen)) < fraction
+    for i in np.nonzero(chosen)[0]:
+        answer = POSITION_WORDS[(0 if horizontal[i] else 2) + int((dx if horizontal[i] else dy)[i] > 0)]
+        name = f"{shapes.COLORS[data['colors'][i, 0]]} {shapes.SHAPES[data['shapes'][i, 0]]}"
+        template = TEMPLATES["position"][int(rng.integers(3))]
+        data["questions"][i] = template.format(a=name, b="image")
+        data["answers"][i] = answer
+        data["question_types"][i] = "position"
+        data["answer_ids"][i] = SHAPES_VQA_ANSWERS.index(answer)
+    return data
 
 
 def shapes_vqa_tokenizer(sequence_length=SHAPES_VQA_SEQUENCE_LENGTH):

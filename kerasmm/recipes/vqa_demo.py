@@ -65,6 +65,21 @@ def question_groups(dataset, data):
     return {"all": np.ones(n, dtype=bool), **groups}
 
 
+def training_data(config):
+    """The generated training split of `config`: for shapes-VQA with the
+    recipe's question mix (`pair_type_weights`, `single_position_fraction`;
+    the test split always keeps the dataset's own questions)."""
+    generate = DATASETS[config.dataset][0]
+    if config.dataset != "shapes_vqa":
+        return generate("train", config.num_train, config.image_size)
+    train = generate("train", config.num_train, config.image_size,
+                     pair_type_weights=config.pair_type_weights)
+    if config.single_position_fraction:
+        shapes_vqa.add_single_shape_positions(train, config.single_position_fraction,
+                                              config.seed)
+    return train
+
+
 def build_vqa_model(config, tokenizer, num_answers):
     """The demo's ViLT for `tokenizer`'s ids, with its head
     (`MultimodalClassifier` for sentiment)."""
@@ -139,7 +154,7 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
     output_dir = prepare_output_dir(config.output_dir, config.overwrite)
     generate, make_tokenizer, answers, _, _ = DATASETS[config.dataset]
     tokenizer = make_tokenizer()
-    train = generate("train", config.num_train, config.image_size)
+    train = training_data(config)
     test = generate("test", config.num_test, config.image_size)
     by_group, seconds, model_path = {}, {}, None
     for run in config.runs:

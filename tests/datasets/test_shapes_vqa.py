@@ -150,3 +150,55 @@ def test_dataset_batches_and_ablations():
     x_image, _ = next(iter(shapes_vqa_dataset(blank="image", **kwargs)))
     assert np.ptp(x_image["images"].numpy()) == 0
     np.testing.assert_array_equal(x_image["token_ids"].numpy(), x["token_ids"].numpy())
+
+
+def test_pair_type_weights_change_only_the_questions():
+    from kerasmm.datasets.shapes_vqa import SHAPES_VQA_QUESTION_TYPES as TYPES
+
+    base = generate_shapes_vqa("train", num_examples=400, image_size=16)
+    heavy = generate_shapes_vqa("train", num_examples=400, image_size=16,
+                                pair_type_weights=(0, 0, 0, 0, 1))
+    np.testing.assert_array_equal(base["images"], heavy["images"])
+    pairs = heavy["num_shapes"] == 2
+    types = np.array(heavy["question_types"])
+    # Two shapes: position unless the two are the same colour x shape (then count).
+    assert set(types[pairs]) <= {"position", "count"}
+    assert (types[pairs] == "position").mean() > 0.9
+    assert (types[~pairs] != "position").all()
+    for i in range(400):
+        assert heavy["answers"][i] == _expected_answer(heavy, i), heavy["questions"][i]
+    assert set(TYPES) == set(base["question_types"])
+    with pytest.raises(ValueError, match="pair_type_weights must be 5"):
+        generate_shapes_vqa("train", num_examples=4, image_size=16, pair_type_weights=(1, 0))
+    with pytest.raises(ValueError, match="pair_type_weights must be 5"):
+        generate_shapes_vqa("train", num_examples=4, image_size=16,
+                            pair_type_weights=(0, 0, 0, 0, 0))
+
+
+def test_single_shape_positions_follow_the_pixels():
+    from kerasmm.datasets.shapes_vqa import add_single_shape_positions
+
+    data = add_single_shape_positions(generate_shapes_vqa("train", 600, 32), fraction=1.0)
+    asked = [i for i, q in enumerate(data["questions"])
+             if q.endswith(("relative to the image?", "compared to the image?"))]
+    assert len(asked) > 100
+    assert {data["answers"][i] for i in asked} == {"left", "right", "above", "below"}
+    assert all(data["num_shapes"][i] == 1 for i in asked)
+    # Mirrored left-right, the same scenes swap left and right and keep above / below.
+    mirrored = dict(data, images=data["images"][:, :, ::-1].copy(),
+                    questions=list(data["questions"]), answers=list(data["answers"]),
+                    question_types=list(data["question_types"]),
+                    answer_ids=data["answer_ids"].copy())
+    add_single_shape_positions(mirrored, fraction=1.0)
+    swap = {"left": "right", "right": "left", "above": "above", "below": "below"}
+    assert all(mirrored["answers"][i] == swap[data["answers"][i]] for i in asked)
+    for i in asked:
+        assert data["question_types"][i] == "position"
+        assert SHAPES_VQA_ANSWERS[data["answer_ids"][i]] == data["answers"][i]
+        words = data["questions"][i].replace("?", " ").split()
+        assert (COLORS[data["colors"][i, 0]], SHAPES[data["shapes"][i, 0]]) in zip(words,
+                                                                               words[1:])
+    ids = shapes_vqa_tokenizer()([data["questions"][i] for i in asked])["token_ids"]
+    assert not (ids == shapes_vqa_tokenizer().unk_token_id).any()
+    none = add_single_shape_positions(generate_shapes_vqa("train", 100, 32), fraction=0.0)
+    assert none["questions"] == generate_shapes_vqa("train", 100, 32)["questions"]

@@ -94,3 +94,23 @@ def test_demo_sentiment_small_run_without_ablations(tmp_path):
     assert set(results["by_group"]) == {"fusion"}
     assert np.isnan(results["text_only_accuracy"])
     assert {"wish", "dread", "present", "absent"} <= set(results["by_group"]["fusion"])
+
+
+def test_training_mix_changes_only_the_training_split():
+    from kerasmm.recipes.vqa_demo import training_data
+
+    with pytest.raises(ValueError, match="single_position_fraction must be in"):
+        VQADemoConfig(single_position_fraction=1.5)
+    with pytest.raises(ValueError, match="pair_type_weights must be 5"):
+        VQADemoConfig(pair_type_weights=(1, 1))
+    config = VQADemoConfig.small(num_train=300, pair_type_weights=(0, 0, 0, 0, 1),
+                                 single_position_fraction=1.0)
+    mixed = training_data(config)
+    plain = training_data(VQADemoConfig.small(num_train=300))
+    np.testing.assert_array_equal(mixed["images"], plain["images"])
+    types = np.array(mixed["question_types"])
+    assert (types == "position").mean() > 2 * (np.array(plain["question_types"]) ==
+                                               "position").mean()
+    assert any(q.endswith("relative to the image?") for q in mixed["questions"])
+    charts = training_data(VQADemoConfig.small(dataset="chart_qa", num_train=20))
+    assert len(charts["questions"]) == 20

@@ -37,20 +37,26 @@ def demo_config(args, config, overrides):
 
 
 def json_line(results, keys):
-    """One JSON line of `results[key]` for the `keys` present, floats to 4 places.
+    """One JSON line of `results[key]` for the `keys` present, floats (also
+    inside dicts and lists) to 4 places.
 
     Example:
 
-    >>> json_line({"accuracy": 0.912345, "epochs": 3, "other": 1.0},
-    ...           ("accuracy", "epochs", "missing"))
-    '{"accuracy": 0.9123, "epochs": 3}'
+    >>> json_line({"accuracy": 0.912345, "by_type": {"color": 0.87654}, "epochs": 3},
+    ...           ("accuracy", "by_type", "epochs", "missing"))
+    '{"accuracy": 0.9123, "by_type": {"color": 0.8765}, "epochs": 3}'
     """
-    line = {}
-    for key in keys:
-        if key in results:
-            value = results[key]
-            line[key] = round(value, 4) if isinstance(value, float) else value
-    return json.dumps(line)
+    return json.dumps({key: _rounded(results[key]) for key in keys if key in results})
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(item) for item in value]
+    return value
 
 
 def run_demo_command(args, config, run, json_keys):

@@ -9,10 +9,7 @@ blanked (image-only): what each modality alone can answer. The fusion
 model is saved as `.keras`. Every value comes from one `VQADemoConfig`.
 """
 
-import dataclasses
-import json
 import os
-import sys
 import time
 
 import keras
@@ -23,6 +20,8 @@ from kerasmm.datasets import multimodal_sentiment
 from kerasmm.datasets import shapes_vqa
 from kerasmm.datasets.qa_pipeline import qa_batches
 from kerasmm.models import ViLT
+from kerasmm.recipes.demo_command import demo_config
+from kerasmm.recipes.demo_command import run_demo_command
 from kerasmm.recipes.output_dir import prepare_output_dir
 from kerasmm.recipes.vqa_demo_config import VQADemoConfig
 from kerasmm.tasks import MultimodalClassifier
@@ -191,24 +190,11 @@ def vqa_demo_config(args, dataset="shapes_vqa"):
     small = getattr(args, "small", False)
     config = (VQADemoConfig.small(dataset=dataset) if small
               else VQADemoConfig.for_dataset(dataset))
-    changes = {name: getattr(args, name) for name in OVERRIDES
-               if getattr(args, name, None) is not None}
-    return dataclasses.replace(config, overwrite=bool(getattr(args, "overwrite", False)),
-                               **changes)
+    return demo_config(args, config, OVERRIDES)
 
 
 def _run_command(args, dataset):
-    config = vqa_demo_config(args, dataset)
-    try:  # Before anything is built or trained.
-        prepare_output_dir(config.output_dir, config.overwrite)
-    except ValueError as error:
-        print(f"kerasmm demo: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    results = run_vqa_demo(config, verbose=1 if sys.stdout.isatty() else 2,
-                           log=lambda line: print(line, flush=True))
-    if getattr(args, "json", False):
-        print(json.dumps({key: results[key] for key in JSON_KEYS}), flush=True)
-    return 0
+    return run_demo_command(args, vqa_demo_config(args, dataset), run_vqa_demo, JSON_KEYS)
 
 
 def run_vqa_demo_command(args):

@@ -32,6 +32,10 @@ class BLIPGenerationMixin(GenerationMixin, PresetMixin):
 
     family_presets = BLIP_PRESETS
     tower_classes = {"vision_encoder": BLIPVisionEncoder, "text_decoder": BLIPTextDecoder}
+    # The ViT and the cross-attention keys are big matrix products: oneDNN's,
+    # outside the XLA loop, take ~20% fewer CPU seconds than XLA's (ViT-B/16
+    # at 384 px on CPU; benchmarks/blip_generate.py).
+    jit_compile_context = False
 
     def _set_towers(self, towers, token_ids, preprocessor):
         for name, value in towers.items():

@@ -11,17 +11,19 @@ import keras
 import numpy as np
 
 
-def compile_function(function, variables):
+def compile_function(function, variables, jit_compile=True):
     """`function(*tensors)` compiled; returns a callable of the same args.
 
     `function` must be traceable: keras.ops only, static shapes. It retraces
-    only for new input shapes or dtypes.
+    only for new input shapes or dtypes. `jit_compile=False` makes it a
+    TensorFlow graph without XLA (TensorFlow's own kernels: oneDNN matrix
+    products on CPU); JAX always compiles with XLA.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(function, jit_compile=True, reduce_retracing=False)
+        return tf.function(function, jit_compile=jit_compile, reduce_retracing=False)
     if backend == "jax":
         import jax
 

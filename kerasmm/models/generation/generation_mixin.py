@@ -92,9 +92,16 @@ class GenerationMixin:
     sampling settings) gets one function compiling the whole loop (XLA on
     TensorFlow, `jax.jit` on JAX), cached on the model and retraced only for
     new input shapes; `generate_trace_count` counts the traces.
+
+    A class whose context is large matrix products (a ViT at full
+    resolution) may set `jit_compile_context = False`: on TensorFlow,
+    `generation_context` then runs as its own graph without XLA (oneDNN's
+    matrix products, faster than XLA's on CPU), once per call, and feeds
+    the compiled loop; on JAX both are `jax.jit`ted.
     """
 
     generate_trace_count = 0
+    jit_compile_context = True
 
     def generate(self, inputs, max_length=20, strategy="greedy", num_beams=4,
                  top_k=None, top_p=None, temperature=1.0, min_length=0,
@@ -146,17 +153,29 @@ class GenerationMixin:
         batch_size = int(keras.tree.flatten(inputs)[0].shape[0])
         prompt = prompt_tensor(prompt_token_ids, batch_size, options.start_token_id,
                                getattr(self, "vocabulary_size", None) or np.iinfo("int32").max)
+        if not self.jit_compile_context:
+            inputs = self.compiled_generation_context(inputs)
         tokens = functions[options](inputs, ops.convert_to_tensor(prompt),
                                     as_seed(seed if strategy == "sample" else 0))
         tokens = ops.convert_to_numpy(tokens)[:, 1:].astype("int32")
         return _trim(tokens, options.end_token_id, prompt.shape[1] - 1)
 
+    def compiled_generation_context(self, inputs):
+        """`generation_context(inputs)` as `generate` computes it apart from
+        the loop (`jit_compile_context = False`): a TensorFlow graph without
+        XLA, `jax.jit` on JAX; traced once per input shape."""
+        if "_context_function" not in self.__dict__:  # Untracked by Keras, as below.
+            self.__dict__["_context_function"] = compile_function(
+                self.generation_context, self.variables, jit_compile=False)
+        return self.__dict__["_context_function"](inputs)
+
     def _decoding_function(self, options):
         def run(inputs, prompt, seed):
             # Python runs this only while tracing: one count per compilation.
             self.generate_trace_count += 1
-            context = self.generation_context(inputs)
-            batch_size = keras.tree.flatten(inputs)[0].shape[0]
+            context = (self.generation_context(inputs) if self.jit_compile_context
+                       else inputs)
+            batch_size = prompt.shape[0]
             beams = options.num_beams
             if beams > 1:
                 context = keras.tree.map_structure(

@@ -185,6 +185,25 @@ def test_one_trace_per_shape_and_configuration():
     assert model.generate_trace_count == 3
 
 
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_context_computed_apart_from_the_loop_gives_the_same_ids(strategy):
+    # `jit_compile_context = False` (BLIP's setting): the context is its own
+    # function (a graph without XLA on TensorFlow) feeding the compiled loop.
+    model, x = ToyDecoder(vocabulary_size=7, seed=4, scale=1.5), features(4, seed=4)
+    model.jit_compile_context = False
+    prompts = np.array([[3, 4], [END, 6], [5, 5], [6, 3]], "int32")
+    out = model.generate(x, strategy=strategy, num_beams=2, max_length=5, min_length=1,
+                         repetition_penalty=1.3, prompt_token_ids=prompts)
+    model.generate(features(4, seed=8), strategy=strategy, num_beams=2, max_length=5,
+                   min_length=1, repetition_penalty=1.3, prompt_token_ids=prompts)
+    assert model.generate_trace_count == 1
+    if strategy == "beam":
+        expected = ref.beam(model, x, 5, 2, 1, 1.3, prompts=prompts.tolist())
+    else:
+        expected = ref.greedy(model, x, 5, 1, 1.3, prompts=prompts.tolist())
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_new_weights_are_used_without_retracing():
     model, x = ToyDecoder(seed=2), features(4)
     model.generate(x, max_length=6)

@@ -19,9 +19,10 @@ import os
 import sys
 
 from kerasmm.app.arguments import non_negative_int, positive_int
+from kerasmm.utils.constants import DIFFUSION_SAMPLERS
 
 DEFAULT_PRESET = "shapes_diffusion_tiny"
-SAMPLERS = ("ddim", "ddpm")
+SAMPLERS = DIFFUSION_SAMPLERS
 
 
 def _non_negative_float(text):

@@ -9,6 +9,9 @@ from kerasmm.utils.checks import check_int_tuple
 from kerasmm.utils.checks import check_number
 from kerasmm.utils.checks import check_positive_int
 from kerasmm.utils.checks import check_rate
+from kerasmm.utils.constants import DIFFUSION_LOSS_WEIGHTINGS
+from kerasmm.utils.constants import DIFFUSION_PREDICTION_TYPES
+from kerasmm.utils.constants import DIFFUSION_SAMPLERS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +86,9 @@ class GenerateDemoConfig:
         check_bool("pooled_text", self.pooled_text)
         check_number("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True)
         check_number("guidance_scale", self.guidance_scale, minimum=0)
-        check_choice("sampler", self.sampler, ("ddim", "ddpm"))
-        check_choice("prediction_type", self.prediction_type, ("epsilon", "v"))
-        check_choice("loss_weighting", self.loss_weighting, ("none", "min_snr"))
+        check_choice("sampler", self.sampler, DIFFUSION_SAMPLERS)
+        check_choice("prediction_type", self.prediction_type, DIFFUSION_PREDICTION_TYPES)
+        check_choice("loss_weighting", self.loss_weighting, DIFFUSION_LOSS_WEIGHTINGS)
         check_bool("overwrite", self.overwrite)
         for name in ("output_dir", "png_filename"):
             value = getattr(self, name)

@@ -17,3 +17,9 @@ HALF_STD = (0.5, 0.5, 0.5)
 LOGIT_SCALE_INIT = math.log(1 / 0.07)
 LOGIT_SCALE_MIN = 0.0
 LOGIT_SCALE_MAX = math.log(100.0)
+
+# Text-to-image diffusion's choices, shared by the model, its recipe config
+# and the `kerasmm generate` command (which must not import a backend).
+DIFFUSION_SAMPLERS = ("ddim", "ddpm")
+DIFFUSION_PREDICTION_TYPES = ("epsilon", "v")
+DIFFUSION_LOSS_WEIGHTINGS = ("none", "min_snr")

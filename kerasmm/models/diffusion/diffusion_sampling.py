@@ -9,12 +9,13 @@ from kerasmm.models.diffusion import samplers
 from kerasmm.models.diffusion.schedules import sampling_timesteps
 from kerasmm.models.generation.compiled import as_seed
 from kerasmm.models.generation.compiled import compile_function
+from kerasmm.utils.constants import DIFFUSION_SAMPLERS
 from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_int
 from kerasmm.utils.checks import check_number
 from kerasmm.utils.checks import check_positive_int
 
-SAMPLERS = ("ddim", "ddpm")
+SAMPLERS = DIFFUSION_SAMPLERS
 
 # What changes the traced program; guidance_scale and eta are runtime inputs.
 SamplingOptions = collections.namedtuple("SamplingOptions", ["sampler", "num_steps"])

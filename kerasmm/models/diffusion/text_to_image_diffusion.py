@@ -19,10 +19,12 @@ from kerasmm.utils.checks import check_layer
 from kerasmm.utils.checks import check_positive_int
 from kerasmm.utils.checks import check_rank
 from kerasmm.utils.checks import check_rate
+from kerasmm.utils.constants import DIFFUSION_LOSS_WEIGHTINGS
+from kerasmm.utils.constants import DIFFUSION_PREDICTION_TYPES
 from kerasmm.utils.tensor_checks import check_token_ids
 
-PREDICTION_TYPES = ("epsilon", "v")
-LOSS_WEIGHTINGS = ("none", "min_snr")
+PREDICTION_TYPES = DIFFUSION_PREDICTION_TYPES
+LOSS_WEIGHTINGS = DIFFUSION_LOSS_WEIGHTINGS
 MIN_SNR_GAMMA = 5.0  # Hang et al.'s recommended gamma
 
 

@@ -82,7 +82,10 @@ def normalize_vqa_answer(answer):
     >>> normalize_vqa_answer("dont know"), normalize_vqa_answer("3.5")
     ("don't know", '3.5')
     """
-    text = _clean(answer)
+    return _normalize_cleaned(_clean(answer))
+
+
+def _normalize_cleaned(text):
     delete_all = DIGIT_COMMA.search(text) is not None
     out = text
     for mark in PUNCTUATION:
@@ -142,8 +145,8 @@ def vqa_accuracy(predictions, human_answers):
         humans = [_clean(human) for human in humans]
         predicted = _clean(prediction)
         if len(set(humans)) > 1:
-            humans = [normalize_vqa_answer(human) for human in humans]
-            predicted = normalize_vqa_answer(predicted)
+            humans = [_normalize_cleaned(human) for human in humans]
+            predicted = _normalize_cleaned(predicted)
         matches = [human == predicted for human in humans]
         total = sum(matches)
         scores.append(sum(min(1.0, (total - match) / FULL_SCORE_MATCHES)

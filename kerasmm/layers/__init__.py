@@ -11,6 +11,7 @@ from kerasmm.layers.position import (
     SinusoidalPositionEncoding,
 )
 from kerasmm.layers.latents import LatentArray
+from kerasmm.layers.patching import ConvPatchEmbedding
 from kerasmm.layers.patching import PatchEmbedding
 from kerasmm.layers.image_adapter import ImageAdapter
 from kerasmm.layers.text_adapter import TextAdapter

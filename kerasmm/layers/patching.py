@@ -106,3 +106,91 @@ class PatchEmbedding(keras.layers.Layer):
             "use_bias": self.use_bias,
         })
         return config
+
+
+@keras.saving.register_keras_serializable(package="kerasmm")
+class ConvPatchEmbedding(PatchEmbedding):
+    """A convolutional stem in place of the patchify, same grid of tokens.
+
+    `log2(patch_size)` 3x3 convolutions of stride 2 ("same" padding, no
+    bias), each followed by batch normalisation and ReLU, then a 1x1
+    convolution to `hidden_dim`: the stem of Xiao et al. Every token sees
+    an overlapping neighbourhood instead of one patch cut from the image,
+    so a shape that straddles patch borders is still seen whole; small
+    ViTs trained from scratch learn faster and more stably with it. The
+    output has the shape of `PatchEmbedding`'s.
+
+    Args:
+        patch_size: int, a power of two >= 2: the side of the square patch
+            each token stands for (the stem's total stride).
+        hidden_dim: output width of each token.
+        filters: the widths of the strided convolutions, one per halving;
+            default: doubling up to `hidden_dim / 2` as in the paper
+            (`hidden_dim / 2**(k - i)` for the i-th of k), at least 16.
+
+    Call arguments:
+        images: channels-last `(B, H, W, C)`, H and W divisible by
+            `patch_size`.
+
+    Returns:
+        `(B, (H / p) * (W / p), hidden_dim)`.
+
+    Example:
+    >>> images = keras.random.normal((2, 32, 48, 3))
+    >>> tuple(ConvPatchEmbedding(patch_size=8, hidden_dim=32)(images).shape)
+    (2, 24, 32)
+
+    Reference:
+        Xiao et al., "Early Convolutions Help Transformers See Better", 2021.
+    """
+
+    def __init__(self, patch_size, hidden_dim, filters=None, **kwargs):
+        if (not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 2
+                or patch_size & (patch_size - 1)):
+            raise ValueError("patch_size must be a power of two >= 2 for a convolutional "
+                             f"stem. Received: patch_size={patch_size!r}")
+        super().__init__(patch_size, hidden_dim, use_bias=True, **kwargs)
+        num_convs = patch_size.bit_length() - 1
+        if filters is None:
+            filters = tuple(max(16, hidden_dim >> (num_convs - i + 1))
+                            for i in range(1, num_convs + 1))
+        filters = tuple(filters) if isinstance(filters, (list, tuple)) else filters
+        if (not isinstance(filters, tuple) or len(filters) != num_convs
+                or any(isinstance(f, bool) or not isinstance(f, int) or f <= 0
+                       for f in filters)):
+            raise ValueError(
+                f"filters must be {num_convs} positive integers (one per stride-2 "
+                f"convolution of patch_size={patch_size}). Received: filters={filters!r}")
+        self.filters = filters
+        self.stem = []
+        for i, width in enumerate(filters):
+            self.stem += [
+                keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False,
+                                    name=f"conv_{i}", dtype=self.dtype_policy),
+                keras.layers.BatchNormalization(name=f"norm_{i}", dtype=self.dtype_policy),
+                keras.layers.ReLU(name=f"relu_{i}", dtype=self.dtype_policy),
+            ]
+        self.stem.append(keras.layers.Conv2D(hidden_dim, 1, name="projection",
+                                             dtype=self.dtype_policy))
+
+    def build(self, input_shape):
+        self._check_image(input_shape)
+        shape = tuple(input_shape)
+        for layer in self.stem:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, images, training=None):
+        self._check_image(images.shape)
+        x = images
+        for layer in self.stem:
+            x = layer(x, training=training) if isinstance(
+                layer, keras.layers.BatchNormalization) else layer(x)
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1] * shape[2], self.hidden_dim))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("use_bias")
+        config["filters"] = list(self.filters)
+        return config

@@ -50,6 +50,9 @@ class CoAttentionTransformer(keras.Model):
         activation: MLP activation.
         layer_norm_epsilon: float > 0, epsilon of every LayerNorm.
         dropout: float in [0, 1), after embeddings, attention and MLP.
+        patch_stem: `"linear"` (ViLT's patchify, that of converted
+            checkpoints) or `"conv"` (stride-2 3x3 convolutions,
+            `kerasmm.layers.ConvPatchEmbedding`, for training from scratch).
 
     Call arguments:
         inputs: dict with `"images"` float `(B, H, W, 3)` (`H`, `W`
@@ -77,7 +80,8 @@ class CoAttentionTransformer(keras.Model):
 
     def __init__(self, vocabulary_size, image_size, patch_size, hidden_dim, num_layers,
                  num_heads, max_sequence_length, intermediate_dim=None, pooling="product",
-                 activation="gelu", layer_norm_epsilon=1e-12, dropout=0.0, **kwargs):
+                 activation="gelu", layer_norm_epsilon=1e-12, dropout=0.0,
+                 patch_stem="linear", **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          vocabulary_size=vocabulary_size, num_layers=num_layers,
@@ -96,6 +100,7 @@ class CoAttentionTransformer(keras.Model):
         self.layer_norm_epsilon = check_number(
             "layer_norm_epsilon", layer_norm_epsilon, minimum=0, exclusive_minimum=True)
         self.dropout = check_rate("dropout", dropout)
+        self.patch_stem = patch_stem
         dtype = self.dtype_policy
 
         # === Layers ===
@@ -103,6 +108,7 @@ class CoAttentionTransformer(keras.Model):
             vocabulary_size, max_sequence_length, hidden_dim,
             layer_norm_epsilon=layer_norm_epsilon, name="text_embedding", dtype=dtype)
         self.image_embedding = ViLTImageEmbedding(image_size, patch_size, hidden_dim,
+                                                  patch_stem=patch_stem,
                                                   name="image_embedding", dtype=dtype)
         self.embedding_dropout = keras.layers.Dropout(dropout, dtype=dtype)
         self.text_cross = fusion_blocks(self, "text_cross", CrossAttention)
@@ -177,5 +183,6 @@ class CoAttentionTransformer(keras.Model):
         config.update({name: getattr(self, name) for name in (
             "vocabulary_size", "image_size", "patch_size", "hidden_dim", "num_layers",
             "num_heads", "max_sequence_length", "intermediate_dim", "pooling",
-            "activation", "layer_norm_epsilon", "dropout")})
+            "activation", "layer_norm_epsilon", "dropout",
+            "patch_stem")})
         return config

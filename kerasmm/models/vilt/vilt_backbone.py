@@ -41,6 +41,9 @@ class ViLT(keras.Model):
         activation: MLP activation (exact `"gelu"` for ViLT).
         layer_norm_epsilon: float > 0, epsilon of every LayerNorm.
         dropout: float in [0, 1), dropout after attention and MLP.
+        patch_stem: `"linear"` (ViLT's patchify, that of converted
+            checkpoints) or `"conv"` (stride-2 3x3 convolutions,
+            `kerasmm.layers.ConvPatchEmbedding`, for training from scratch).
 
     Call arguments:
         inputs: dict with `"images"` float `(B, H, W, 3)` (`H`, `W`
@@ -70,7 +73,8 @@ class ViLT(keras.Model):
     def __init__(self, vocabulary_size, image_size, patch_size, hidden_dim, num_layers,
                  num_heads, max_sequence_length, intermediate_dim=None,
                  type_vocabulary_size=2, modality_type_vocabulary_size=2,
-                 activation="gelu", layer_norm_epsilon=1e-12, dropout=0.0, **kwargs):
+                 activation="gelu", layer_norm_epsilon=1e-12, dropout=0.0,
+                 patch_stem="linear", **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          vocabulary_size=vocabulary_size, num_layers=num_layers,
@@ -92,6 +96,7 @@ class ViLT(keras.Model):
         self.layer_norm_epsilon = check_number(
             "layer_norm_epsilon", layer_norm_epsilon, minimum=0, exclusive_minimum=True)
         self.dropout = check_rate("dropout", dropout)
+        self.patch_stem = patch_stem
         dtype = self.dtype_policy
 
         # === Layers ===
@@ -105,6 +110,7 @@ class ViLT(keras.Model):
         self.token_type_embedding = embedding(type_vocabulary_size, "token_type_embedding")
         self.embedding_norm = layer_norm(layer_norm_epsilon, "embedding_norm", dtype)
         self.image_embedding = ViLTImageEmbedding(image_size, patch_size, hidden_dim,
+                                                  patch_stem=patch_stem,
                                                   name="image_embedding", dtype=dtype)
         self.modality_embedding = embedding(modality_type_vocabulary_size,
                                             "modality_embedding")
@@ -194,5 +200,6 @@ class ViLT(keras.Model):
         config.update({name: getattr(self, name) for name in (
             "vocabulary_size", "image_size", "patch_size", "hidden_dim", "num_layers",
             "num_heads", "max_sequence_length", "intermediate_dim", "type_vocabulary_size",
-            "modality_type_vocabulary_size", "activation", "layer_norm_epsilon", "dropout")})
+            "modality_type_vocabulary_size", "activation", "layer_norm_epsilon", "dropout",
+            "patch_stem")})
         return config

@@ -3,8 +3,10 @@
 import keras
 from keras import ops
 
+from kerasmm.layers import ConvPatchEmbedding
 from kerasmm.layers import PatchEmbedding
 from kerasmm.models.clip.clip_utils import normal
+from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_divisible
 from kerasmm.utils.checks import check_images
 from kerasmm.utils.checks import check_positive_int
@@ -43,6 +45,11 @@ class ViLTImageEmbedding(keras.layers.Layer):
         image_size: int, side of the square training images.
         patch_size: int, side of the square patches.
         hidden_dim: int, token width.
+        patch_stem: `"linear"` (ViLT's: each patch projected by one
+            `Conv2D` of stride `patch_size`, what converted checkpoints use)
+            or `"conv"` (`kerasmm.layers.ConvPatchEmbedding`: stride-2 3x3
+            convolutions, for models trained from scratch; `patch_size`
+            must be a power of two).
 
     Call arguments:
         images: float `(B, H, W, 3)`, `H` and `W` multiples of `patch_size`.
@@ -60,7 +67,7 @@ class ViLTImageEmbedding(keras.layers.Layer):
     ((2, 7, 8), (2, 7))
     """
 
-    def __init__(self, image_size, patch_size, hidden_dim, **kwargs):
+    def __init__(self, image_size, patch_size, hidden_dim, patch_stem="linear", **kwargs):
         super().__init__(**kwargs)
         for name, value in (("image_size", image_size), ("patch_size", patch_size),
                             ("hidden_dim", hidden_dim)):
@@ -70,8 +77,10 @@ class ViLTImageEmbedding(keras.layers.Layer):
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
         self.grid = image_size // patch_size
-        self.patch_embedding = PatchEmbedding(patch_size, hidden_dim, name="patch_embedding",
-                                              dtype=self.dtype_policy)
+        self.patch_stem = check_choice("patch_stem", patch_stem, ("linear", "conv"))
+        stem = PatchEmbedding if patch_stem == "linear" else ConvPatchEmbedding
+        self.patch_embedding = stem(patch_size, hidden_dim, name="patch_embedding",
+                                    dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.class_token = self.add_weight(shape=(self.hidden_dim,), name="class_token",
@@ -119,5 +128,5 @@ class ViLTImageEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"image_size": self.image_size, "patch_size": self.patch_size,
-                       "hidden_dim": self.hidden_dim})
+                       "hidden_dim": self.hidden_dim, "patch_stem": self.patch_stem})
         return config

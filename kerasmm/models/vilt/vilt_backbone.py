@@ -85,6 +85,7 @@ class ViLT(keras.Model):
         self.vocabulary_size = vocabulary_size
         self.image_size = image_size
         self.patch_size = patch_size
+        self.patch_stem = patch_stem
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.num_heads = num_heads
@@ -96,7 +97,6 @@ class ViLT(keras.Model):
         self.layer_norm_epsilon = check_number(
             "layer_norm_epsilon", layer_norm_epsilon, minimum=0, exclusive_minimum=True)
         self.dropout = check_rate("dropout", dropout)
-        self.patch_stem = patch_stem
         dtype = self.dtype_policy
 
         # === Layers ===

@@ -4,26 +4,34 @@
     OPEN_CLIP_SRC=/tmp/open_clip/src /work/torchvenv/bin/python tools/make_coca_fixtures.py
 
 A development tool, never a runtime or CI dependency: it needs torch,
-transformers (open_clip's `model.py` imports it) and open_clip's source (github.com/mlfoundations/open_clip,
-`src/`, found through `OPEN_CLIP_SRC`), none of which kerasmm needs. Only
-`open_clip.coca_model` and what it imports are loaded, not the package's
-`__init__` (which pulls in its image transforms and tokenizer). open_clip's
-`utils.py` imports `torchvision.ops.misc.FrozenBatchNorm2d`, and torchvision
-is not installed in the reference venv (installing it breaks transformers
-there): this script puts stub `torchvision` modules in `sys.modules` before
-the import (after importing transformers, which probes for torchvision).
-Nothing CoCa runs uses them (FrozenBatchNorm2d is only for ResNet towers).
+transformers (open_clip's `model.py` imports it) and open_clip's source
+(github.com/mlfoundations/open_clip, `src/`, found through `OPEN_CLIP_SRC`;
+the fixture was last written from commit 89fb801), none of which kerasmm
+needs. Only `open_clip.coca_model`, `open_clip.tokenizer` and what they
+import are loaded, not the package's `__init__` (which pulls in its image
+transforms). open_clip's `utils.py` imports
+`torchvision.ops.misc.FrozenBatchNorm2d`, and torchvision is not installed
+in the reference venv (installing it breaks transformers there): this
+script puts stub `torchvision` modules in `sys.modules` before the import
+(after importing transformers, which probes for torchvision). Nothing CoCa
+runs uses them (FrozenBatchNorm2d is only for ResNet towers).
 
 It builds a tiny open_clip `CoCa` from `MODEL_CFG` (a 32x32 ViT with 8x8
 patches, 24 wide, 3 heads, whose tokens go through open_clip's
 `AttentionalPooler` of 1 + 8 queries with 2 heads into the 32-wide text
-towers: 2 unimodal and 2 multimodal blocks, 4 heads, a 64-token vocabulary,
-context 12), every parameter drawn anew (wide, so that greedy decoding has
-no near ties), and writes under `tests/fixtures/coca_open_clip/`:
+towers: 2 unimodal and 2 multimodal blocks, 4 heads, context 12), every
+parameter drawn anew (wide, so that greedy decoding has no near ties), and
+a tiny CLIP BPE of its 528-token vocabulary (the 512 byte tokens, the 14
+`MERGES`, `<start_of_text>` 526 and `<end_of_text>` 527: open_clip's
+`SimpleTokenizer` on a merges file of `MERGES`), and writes under
+`tests/fixtures/coca_open_clip/`:
 
 - `open_clip_config.json`: `{"model_cfg": MODEL_CFG, "preprocess_cfg": ...}`,
   as open_clip's Hub exports write it.
 - `open_clip_model.safetensors`: the state dict.
+- `vocab.json` and `merges.txt`: the tokenizer, as laion's Hub repos hold
+  it (Hugging Face's names `<|startoftext|>` / `<|endoftext|>` for the
+  special tokens).
 - `reference.npz`: the inputs (channels-last `images`; `token_ids`, start
   `START`, words, end `END`, pad 0) and open_clip's outputs:
   `image_embeddings` (`encode_image`, normalised), `text_embeddings`
@@ -34,12 +42,19 @@ no near ties), and writes under `tests/fixtures/coca_open_clip/`:
   on the installed transformers 5), `GENERATE_LENGTH` ids with the start
   token first and pad 0 after the end token; `min_margin` is the smallest
   gap between the best and the second-best logit over the greedy steps.
+  Then `texts` and `text_ids` (open_clip's tokenizer on them, context 12);
+  `photos` (uint8 32x32 pictures, which open_clip's transform only scales
+  and normalises at image size 32), `photo_generated` (greedy ids of their
+  pixels) and `photo_captions` (those ids decoded as open_clip's README
+  does: `decode(ids).split("<end_of_text>")[0].replace("<start_of_text>",
+  "")`, stripped); `forced_generated`: greedy decoding after the prompt
+  `FORCED`, which holds pad ids before any end token (open_clip's text mask
+  hides the position after each from every later one).
 
 The decoder's last LayerNorm bias is nudged along the end token's output
 column until greedy decoding ends some, not all, rows early, so that the
-fixture covers the end token; rows never emit the pad id 0 before their end
-(open_clip's text mask would hide such a token from later positions, which
-kerasmm's cached decoding does not do: see kerasmm.models.CoCa). Deterministic.
+fixture covers the end token; those rows never emit the pad id 0 before
+their end (`forced_generated` covers that). Deterministic.
 
 `--full-size DIR` writes instead a random-weight open_clip `coca_ViT-B-32`
 (the released architecture, 1 GB) and its reference outputs to `DIR`
@@ -57,6 +72,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import types
 
 import numpy as np
@@ -96,8 +112,14 @@ def _open_clip_coca():
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIRECTORY = os.path.join(ROOT, "tests", "fixtures", "coca_open_clip")
-VOCABULARY_SIZE = 64
+# A tiny CLIP BPE: the 512 byte tokens, these merges, then the two specials.
+MERGES = ["o n</w>", "o f</w>", "c a", "ca t</w>", "d o", "do g</w>", "r e", "re d</w>",
+          "t h", "th e</w>", "p h", "o t", "ph ot", "phot o</w>"]
+VOCABULARY_SIZE = 512 + len(MERGES) + 2
 START, END, PAD = VOCABULARY_SIZE - 2, VOCABULARY_SIZE - 1, 0  # CLIP's BPE convention.
+TEXTS = ["a photo of a cat", "A red dog on the  mat!", "the cat's photo, 2 dogs.",
+         "caf\u00e9 au lait", "a photo of the red cat on the dog " * 2, ""]
+FORCED = [5, PAD, 70, PAD, PAD]  # A prompt with pads before any end token.
 CONTEXT_LENGTH = 12
 GENERATE_LENGTH = 11  # open_clip counts the start token: 10 new tokens.
 NUM_IMAGES = 4
@@ -147,7 +169,8 @@ def token_ids(rng):
     return rows
 
 
-def greedy(model, pixels, length=GENERATE_LENGTH, start=START, end=END, pad=PAD):
+def greedy(model, pixels, length=GENERATE_LENGTH, start=START, end=END, pad=PAD,
+           prompt=()):
     """Greedy decoding as open_clip's `generate` runs it (`use_cache=False`:
     each step reruns the text tower and the decoder, `model(image, ids)`,
     on the whole prefix and takes the last position's argmax; finished rows
@@ -155,8 +178,10 @@ def greedy(model, pixels, length=GENERATE_LENGTH, start=START, end=END, pad=PAD)
     does not run on the installed transformers 5 (it lacks
     `get_experts_implementation`). Returns `(ids (B, <= length), start
     first; the smallest best-minus-second logit gap of the live rows)`.
+    `prompt` (ids every row starts with after the start token) is fed as
+    given, as open_clip's `generate(text=...)`.
     """
-    ids = torch.full((pixels.shape[0], 1), start, dtype=torch.long)
+    ids = torch.tensor([[start, *prompt]] * pixels.shape[0], dtype=torch.long)
     finished = torch.zeros(pixels.shape[0], dtype=torch.bool)
     margin = np.inf
     with torch.no_grad():
@@ -190,11 +215,56 @@ def end_some(model, pixels):
     raise RuntimeError("no nudge ends some but not all rows")
 
 
-def save(directory, model, model_cfg, arrays):
+def open_clip_tokenizer(directory):
+    """open_clip's `SimpleTokenizer` on `MERGES` (its gzip file written to
+    `directory`), with the fixture's context length, as `get_tokenizer` makes
+    it for a CoCa (`text_cfg.context_length`)."""
+    import gzip
+
+    from open_clip.tokenizer import SimpleTokenizer
+
+    path = os.path.join(directory, "bpe.txt.gz")
+    with gzip.open(path, "wt", encoding="utf-8") as f:  # A header line first, as OpenAI's.
+        f.write("\n".join(["#version: 0.2", *MERGES]))
+    tokenizer = SimpleTokenizer(bpe_path=path, context_length=CONTEXT_LENGTH)
+    assert tokenizer.vocab_size == VOCABULARY_SIZE, tokenizer.vocab_size
+    assert (tokenizer.sot_token_id, tokenizer.eot_token_id) == (START, END)
+    return tokenizer
+
+
+def tokenizer_files(tokenizer):
+    """`{name: text}` of `vocab.json` and `merges.txt` (Hugging Face's
+    names for the special tokens, as in laion's Hub repos)."""
+    names = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}
+    vocabulary = {names.get(token, token): i for token, i in tokenizer.encoder.items()}
+    return {"vocab.json": json.dumps(vocabulary, ensure_ascii=False),
+            "merges.txt": "\n".join(["#version: 0.2", *MERGES]) + "\n"}
+
+
+def open_clip_caption(tokenizer, ids):
+    """A caption as open_clip's README decodes `generate`'s ids, stripped."""
+    text = tokenizer.decode([int(i) for i in ids])
+    return text.split("<end_of_text>")[0].replace("<start_of_text>", "").strip()
+
+
+def photo_pixels(photos):
+    """open_clip's transform of 32x32 uint8 photos at image size 32: the
+    bicubic resize and the center crop keep them, then `ToTensor` and
+    `Normalize` (CHW float32)."""
+    x = torch.from_numpy(photos).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(PREPROCESS_CFG["mean"])[None, :, None, None]
+    std = torch.tensor(PREPROCESS_CFG["std"])[None, :, None, None]
+    return (x - mean) / std
+
+
+def save(directory, model, model_cfg, arrays, files=None):
     from safetensors.torch import save_file
 
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
+    for name, text in (files or {}).items():
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(text)
     with open(os.path.join(directory, "open_clip_config.json"), "w") as f:
         json.dump({"model_cfg": model_cfg, "preprocess_cfg": PREPROCESS_CFG}, f, indent=1)
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
@@ -255,9 +325,15 @@ def main():
     ids = token_ids(rng)
     pixels = torch.from_numpy(images.transpose(0, 3, 1, 2))
     text = torch.from_numpy(ids).long()
+    photos = rng.integers(0, 256, size=(NUM_IMAGES, 32, 32, 3), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as scratch:
+        tokenizer = open_clip_tokenizer(scratch)
+    texts = np.array(TEXTS)
     with torch.no_grad():
         end_some(model, pixels)
         generated, margin = greedy(model, pixels)
+        photo_generated, photo_margin = greedy(model, photo_pixels(photos))
+        forced, forced_margin = greedy(model, pixels, prompt=FORCED)
         outputs = model(pixels, text)
         arrays = {
             "images": images, "token_ids": ids,
@@ -267,10 +343,22 @@ def main():
             "logit_scale": model.logit_scale.detach().numpy(),
             "generated": generated,
             "min_margin": np.float32(margin),
+            "texts": texts,
+            "text_ids": tokenizer(list(texts)).numpy().astype("int32"),
+            "photos": photos,
+            "photo_generated": photo_generated,
+            "photo_min_margin": np.float32(photo_margin),
+            "photo_captions": np.array([open_clip_caption(tokenizer, row)
+                                        for row in photo_generated]),
+            "forced_generated": forced,
+            "forced_min_margin": np.float32(forced_margin),
         }
-    save(DIRECTORY, model, MODEL_CFG, arrays)
+    save(DIRECTORY, model, MODEL_CFG, arrays, tokenizer_files(tokenizer))
     print({k: v.shape for k, v in arrays.items()})
-    print("generated:\n", generated, "\nmin margin", arrays["min_margin"])
+    for key in ("generated", "photo_generated", "forced_generated"):
+        margin = arrays[key.replace("generated", "min_margin")]
+        print(key, "\n", arrays[key], "\nmin margin", margin)
+    print(arrays["photo_captions"], arrays["text_ids"])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     kerasmm caption PHOTO... [--preset NAME|DIR|hf://ORG/REPO] [--max-length N]
                     [--strategy greedy|beam] [--num-beams N] [--allow-unpinned] [--json]
 
-Loads `kerasmm.tasks.ImageCaptioner.from_preset(PRESET)` (weights and
+Loads `kerasmm.tasks.ImageCaptioner.from_preset(PRESET)` (BLIP), or
+`kerasmm.models.CoCa.from_preset(PRESET)` for a CoCa preset (weights and
 preprocessor), reads each photo (EXIF orientation applied, RGB) and prints
 one line per photo: its path, a tab, its caption. With `--json` the last
 line of stdout is one JSON object `{"captions": [{"path", "caption"}],
@@ -25,11 +26,11 @@ STRATEGIES = ("greedy", "beam")
 def add_parser(commands):
     """Adds `kerasmm caption` to `commands` (argparse's sub-parsers action)."""
     parser = commands.add_parser(
-        "caption", help="caption photos with a pretrained captioner (BLIP)",
+        "caption", help="caption photos with a pretrained captioner (BLIP, CoCa)",
         description=__doc__.split("\n\n")[2].replace("\n", " "))
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files")
     parser.add_argument("--preset", default=DEFAULT_PRESET,
-                        help="an ImageCaptioner preset name, a preset directory or "
+                        help="an ImageCaptioner or CoCa preset name, a preset directory or "
                              f"hf://org/repo (default {DEFAULT_PRESET})")
     parser.add_argument("--max-length", type=positive_int, default=30,
                         help="most tokens per caption (default 30)")
@@ -60,11 +61,32 @@ def read_photos(paths):
     return photos
 
 
+def holds_coca(preset, allow_unpinned=False):
+    """Whether `preset` is a CoCa's: a registered CoCa name, or a directory or
+    `hf://` repo whose config (read without weights) builds a `CoCa`."""
+    from kerasmm.models import CoCa
+    from kerasmm.presets.load import load_converted
+
+    if preset in CoCa.presets:
+        return True
+    if not (os.path.isdir(preset) or preset.startswith("hf://")):
+        return False
+    try:
+        converted, _ = load_converted(preset, load_weights=False,
+                                      allow_unpinned=allow_unpinned)
+    except ValueError:  # ImageCaptioner.from_preset names the problem.
+        return False
+    return converted.class_name == "CoCa"
+
+
 def load_captioner(preset, allow_unpinned=False):
-    """`ImageCaptioner.from_preset(preset)`, its preprocessor included."""
+    """`ImageCaptioner.from_preset(preset)` (BLIP), or `CoCa.from_preset(preset)`
+    for a CoCa preset, its preprocessor included."""
+    from kerasmm.models import CoCa
     from kerasmm.tasks import ImageCaptioner
 
-    return ImageCaptioner.from_preset(preset, allow_unpinned=allow_unpinned)
+    captioner = CoCa if holds_coca(preset, allow_unpinned) else ImageCaptioner
+    return captioner.from_preset(preset, allow_unpinned=allow_unpinned)
 
 
 def caption_photos(captioner, photos, **generate_kwargs):

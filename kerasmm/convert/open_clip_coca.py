@@ -11,7 +11,10 @@ them), `pooler_num_heads=attn_pooler_heads`, `text_mask="open_clip"` and a
 `CoCaVisionTransformer` (CLIP's ViT without `ln_post` / `proj`). Start and
 end tokens are the last two ids of the vocabulary (CLIP's BPE:
 `<start_of_text>` 49406, `<end_of_text>` 49407, as open_clip's `generate`);
-padding is `text_cfg.pad_id` (0).
+padding is `text_cfg.pad_id` (0). The preprocessing constants are open_clip
+CLIP's (`preprocess_cfg`, `text_cfg.context_length`) plus `pad_token_id`;
+`vocab.json` and `merges.txt` in the directory give `CoCaPreprocessor` its
+tokenizer.
 
 Name map (open_clip -> kerasmm), blocks as in `kerasmm.convert.open_clip`
 (`ln_1` / `ln_2` -> `attention_norm` / `mlp_norm`, `attn.in_proj_*` split in
@@ -160,6 +163,20 @@ class OpenCLIPCoCaConverter(OpenCLIPConverter):
             "pooler_num_heads": field(vision, "attn_pooler_heads", int, 8, "vision_cfg"),
             "text_mask": "open_clip",
         }
+
+    def preprocessing(self, config, directory):
+        """open_clip's CLIP preprocessing (shortest side resized, center crop)
+        and CLIP's BPE padded with `text_cfg.pad_id` to the text tower's
+        context length (76 for the released CoCa, tokenizer files
+        `vocab.json` and `merges.txt`)."""
+        resize_mode = field(field(config, "preprocess_cfg", dict, {}), "resize_mode", str,
+                            "shortest", "preprocess_cfg")
+        if resize_mode != "shortest":
+            raise ValueError(f"Unsupported open_clip CoCa option: preprocess_cfg.resize_mode="
+                             f"{resize_mode!r} (kerasmm resizes the shortest side only)")
+        text = field(field(config, "model_cfg", dict), "text_cfg", dict, where="model_cfg")
+        return dict(super().preprocessing(config, directory),
+                    pad_token_id=field(text, "pad_id", int, 0, "text_cfg"))
 
     def name_map(self, reader, config, model_config):
         vision = model_config["vision_encoder"]["config"]

@@ -20,6 +20,7 @@ from kerasmm.models.clip import ModifiedResNet  # noqa: F401
 from kerasmm.models.clip import TextTransformer  # noqa: F401
 from kerasmm.models.clip import VisionTransformer  # noqa: F401
 from kerasmm.models.coca import CoCa  # noqa: F401
+from kerasmm.models.coca import CoCaPreprocessor  # noqa: F401
 from kerasmm.models.coattention import CoAttentionTransformer  # noqa: F401
 from kerasmm.models.conv_encoder import build_conv_encoder  # noqa: F401
 from kerasmm.models.diffusion import TextToImageDiffusion  # noqa: F401

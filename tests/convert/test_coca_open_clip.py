@@ -1,23 +1,31 @@
 """open_clip CoCa checkpoints convert to `kerasmm.models.CoCa` with float32
-parity, and greedy `generate` gives open_clip's ids. Fixture (a tiny random
-open_clip CoCa): `tools/make_coca_fixtures.py`."""
+parity, greedy `generate` gives open_clip's ids (pads before the end token
+included), and the converted directory's `CoCaPreprocessor` tokenizes and
+captions as open_clip. Fixture (a tiny random open_clip CoCa with a tiny CLIP
+BPE): `tools/make_coca_fixtures.py`."""
 
 import functools
+import os
 
 import keras
 import numpy as np
 import pytest
 
+from kerasmm import cli
 from kerasmm import convert
+from kerasmm.app import caption_command
 from kerasmm.convert import open_clip_coca
+from kerasmm.datasets import shapes_tokenizer
 from kerasmm.models import CLIP
 from kerasmm.models import CoCa
+from kerasmm.models import CoCaPreprocessor
 from kerasmm.models.coca import CoCaVisionTransformer
 from kerasmm.presets import check_preset_entry
 from tests.convert.parity import ATOL, copy_fixture, fixture, max_abs_diff, reference
 from tests.convert.parity import rewrite_config
 
 NAME = "coca_open_clip"
+START, END = 526, 527  # The last two ids of the fixture's 528-token CLIP BPE.
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,7 +66,7 @@ def test_greedy_generate_matches_open_clip():
     pads), the others run to the end."""
     ref = reference(NAME)
     expected = ref["generated"][:, 1:]
-    assert (expected == 63).any(axis=1).sum() == 1 and ref["min_margin"] > 1e-3
+    assert (expected == END).any(axis=1).sum() == 1 and ref["min_margin"] > 1e-3
     generated = model().generate(ref["images"], max_length=expected.shape[1])
     np.testing.assert_array_equal(generated, expected)
 
@@ -73,8 +81,10 @@ def test_config_translation_and_detection():
     assert (config["shared_pooler"], config["pooler_num_heads"], config["num_caption_queries"],
             config["text_mask"]) == (True, 2, 8, "open_clip")
     assert (config["start_token_id"], config["end_token_id"], config["pad_token_id"]) == (
-        62, 63, 0)
-    assert converted.preprocessing["context_length"] == 12
+        START, END, 0)
+    assert {k: converted.preprocessing[k] for k in (
+        "context_length", "pad_token_id", "image_size", "interpolation")} == {
+        "context_length": 12, "pad_token_id": 0, "image_size": 32, "interpolation": "bicubic"}
     coca = model()
     assert coca.contrastive_pooler is None and coca.caption_norm is None
     assert coca.caption_pooler.num_queries == 9
@@ -119,6 +129,10 @@ def test_released_configs_translate(released, vision_heads, num_heads):
     assert (config["num_caption_queries"], config["context_length"]) == (255, 76)
     assert (config["start_token_id"], config["end_token_id"]) == (49406, 49407)
     assert config["vision_encoder"]["config"]["intermediate_dim"] is None
+    # open_clip's get_tokenizer: the text tower's context (CLS is the 77th).
+    preprocessing = open_clip_coca.CONVERTER.preprocessing(released, None)
+    assert (preprocessing["context_length"], preprocessing["pad_token_id"]) == (76, 0)
+    assert (preprocessing["image_size"], preprocessing["interpolation"]) == (224, "bicubic")
 
 
 @pytest.mark.parametrize("edits, match", [
@@ -174,8 +188,101 @@ def test_new_options_round_trip_and_are_checked():
 
 def test_converted_model_saves_and_loads_as_a_kerasmm_preset(tmp_path):
     ref, directory = reference(NAME), str(tmp_path / "coca")
-    model().save_to_preset(directory)
+    model().save_to_preset(directory)  # With its preprocessor.
     loaded = CoCa.from_preset(directory)
     assert isinstance(loaded.vision_encoder, CoCaVisionTransformer)
     assert max_abs_diff(loaded.encode_image(ref["images"]), ref["image_embeddings"]) <= ATOL
     assert max_abs_diff(loaded.encode_text(ref["token_ids"]), ref["text_embeddings"]) <= ATOL
+    preprocessor = CoCaPreprocessor.from_preset(directory)
+    for tokenizer in (preprocessor.tokenizer, loaded.preprocessor.tokenizer):
+        np.testing.assert_array_equal(tokenizer(list(ref["texts"])), ref["text_ids"])
+
+
+def test_keras_file_round_trip_keeps_the_preprocessor(tmp_path):
+    ref, path = reference(NAME), str(tmp_path / "coca.keras")
+    model().save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.preprocessor, CoCaPreprocessor)
+    np.testing.assert_array_equal(loaded.preprocessor({"prompts": list(ref["texts"])})[
+        "token_ids"], ref["text_ids"])
+    assert max_abs_diff(loaded.encode_image(ref["images"]), ref["image_embeddings"]) <= ATOL
+
+
+# === Preprocessing and captions ===
+
+
+def test_tokenizer_matches_open_clip():
+    """The converted directory's tokenizer (its vocab.json and merges.txt,
+    context 12, pad 0) gives open_clip's ids: merges, case, punctuation,
+    accents, truncation with the end token kept last, the empty text."""
+    ref, coca = reference(NAME), model()
+    assert isinstance(coca.preprocessor, CoCaPreprocessor)
+    ids = coca.preprocessor({"prompts": list(ref["texts"])})["token_ids"]
+    np.testing.assert_array_equal(ids, ref["text_ids"])
+    assert (ref["text_ids"][:, 0] == START).all() and (ref["text_ids"] == END).sum() == 6
+    assert ref["text_ids"][4, -1] == END and ref["text_ids"][5, 2] == 0
+
+
+def test_detokenize_matches_open_clip_decode():
+    ref, preprocessor = reference(NAME), CoCaPreprocessor.from_preset(fixture(NAME))
+    assert preprocessor.detokenize(ref["photo_generated"][:, 1:]) == list(ref["photo_captions"])
+    # A caption ends at its end token; the pads after it are not read.
+    ids = preprocessor({"prompts": ["a photo of a cat", "the red dog"]})["token_ids"]
+    assert preprocessor.detokenize(ids[:, 1:]) == ["a photo of a cat", "the red dog"]
+
+
+@pytest.mark.slow  # One XLA compilation, shared with test_greedy_generate_matches_open_clip.
+def test_photos_caption_end_to_end_as_open_clip(tmp_path, capsys, monkeypatch):
+    """uint8 photos -> CoCaPreprocessor -> generate -> detokenize gives the
+    captions open_clip writes for them, through `caption` and through
+    `kerasmm caption PHOTO... --preset DIR`."""
+    from PIL import Image
+
+    ref, coca = reference(NAME), model()
+    assert ref["photo_min_margin"] > 1e-3
+    assert coca.caption(ref["photos"], max_length=10) == list(ref["photo_captions"])
+    paths = []
+    for i, photo in enumerate(ref["photos"]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(photo).save(paths[-1])
+    monkeypatch.setattr(caption_command, "load_captioner", lambda preset, allow_unpinned: coca)
+    assert cli.main(["caption", *paths, "--preset", fixture(NAME), "--max-length", "10"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{p}\t{c}" for p, c in zip(paths, ref["photo_captions"])]
+
+
+@pytest.mark.slow  # One XLA compilation (~10 s on 2 shared cores).
+def test_generated_pads_are_hidden_as_open_clip_hides_them():
+    """A prompt with pads before any end token (open_clip's text mask hides
+    the position after each one from every later position): open_clip's
+    greedy continuation, an early end included."""
+    ref = reference(NAME)
+    prompt, expected = ref["forced_generated"][0, 1:6], ref["forced_generated"][:, 1:]
+    assert (prompt == 0).sum() == 3 and (expected == END).any(axis=1).sum() == 3
+    assert ref["forced_min_margin"] > 1e-3
+    generated = model().generate(ref["images"], max_length=5, prompt_token_ids=prompt)
+    np.testing.assert_array_equal(generated, expected)
+
+
+def test_the_cli_loads_a_coca_directory_with_its_preprocessor():
+    coca = caption_command.load_captioner(fixture(NAME))
+    assert isinstance(coca, CoCa) and isinstance(coca.preprocessor, CoCaPreprocessor)
+    assert caption_command.holds_coca("coca_vit_b32_laion2b")
+    assert not caption_command.holds_coca("blip_captioning_base")
+    assert not caption_command.holds_coca(fixture("hf_blip_captioning"))
+
+
+def test_a_directory_without_tokenizer_files_loads_without_preprocessor(tmp_path):
+    directory = copy_fixture(NAME, tmp_path)
+    os.remove(os.path.join(directory, "vocab.json"))
+    coca = CoCa.from_preset(directory)
+    assert coca.preprocessor is None
+    with pytest.raises(ValueError, match="has no preprocessor"):
+        coca.caption(reference(NAME)["photos"])
+    with pytest.raises(ValueError, match="has no vocab.json"):
+        CoCaPreprocessor.from_preset(directory)
+    with pytest.raises(ValueError, match="preprocessor must be a CoCaPreprocessor"):
+        CoCa.from_preset(directory, preprocessor="tokenizer")
+    other = CoCaPreprocessor(tokenizer=shapes_tokenizer())  # Another vocabulary.
+    with pytest.raises(ValueError, match="model's start and end ids"):
+        CoCa.from_preset(directory, preprocessor=other)

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from kerasmm.layers import CrossAttention, SelfAttention
 from kerasmm.layers.attentional_pooler import AttentionalPooler
@@ -27,6 +28,28 @@ def test_cached_steps_equal_the_full_blocks():
                                    full[:, i:i + 1], atol=1e-5)
     # Positions not yet decoded stay zero in the cache.
     assert np.all(to_numpy(cache["key"])[:, 5:] == 0)
+
+
+def test_key_mask_steps_equal_the_full_masked_block():
+    """A key mask written one step at a time equals the block's full call
+    with that (batch, length) mask; the default cache has no mask."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    mask = np.array([[1, 0, 1, 1, 0], [1, 1, 0, 0, 1]], bool)
+    block = SelfAttention(num_heads=2, causal=True)
+    full = to_numpy(block(x, mask=mask))
+    assert np.abs(full - to_numpy(block(x))).max() > 1e-2  # The mask matters.
+    assert sorted(init_self_attention_cache(block, 2, 5)) == ["key", "value"]
+    cache = init_self_attention_cache(block, batch_size=2, max_length=5, key_mask=True)
+    for i in range(5):
+        y, cache = self_attention_step(block, x[:, i:i + 1], i, cache, key_mask=mask[:, i:i + 1])
+        np.testing.assert_allclose(to_numpy(y), full[:, i:i + 1], atol=1e-5)
+    np.testing.assert_array_equal(to_numpy(cache["mask"]), mask)
+    with pytest.raises(ValueError, match="key_mask needs a cache"):
+        self_attention_step(block, x[:, :1], 0, init_self_attention_cache(block, 2, 5),
+                            key_mask=mask[:, :1])
+    with pytest.raises(ValueError, match="key_mask must be a bool"):
+        init_self_attention_cache(block, 2, 5, key_mask=1)
 
 
 def test_attentional_pooler_matches_numpy():

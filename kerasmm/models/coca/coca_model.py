@@ -6,18 +6,14 @@ from keras import ops
 from kerasmm.layers import CrossAttention
 from kerasmm.layers import SelfAttention
 from kerasmm.layers.attentional_pooler import AttentionalPooler
-from kerasmm.layers.cached_attention import cross_attention_keys
-from kerasmm.layers.cached_attention import cross_attention_step
-from kerasmm.layers.cached_attention import init_self_attention_cache
-from kerasmm.layers.cached_attention import self_attention_step
 from kerasmm.losses import ContrastiveLossMixin
 from kerasmm.models.clip.clip_utils import l2_normalize
+from kerasmm.models.coca.coca_generation import CoCaGenerationMixin
+from kerasmm.models.coca.coca_generation import check_preprocessor
 from kerasmm.models.coca.coca_presets import COCA_PRESETS
 from kerasmm.models.coca.coca_vision import as_tokens
 from kerasmm.models.coca.coca_vision import check_vision_inputs
 from kerasmm.models.coca.coca_vision import token_width
-from kerasmm.models.generation import GenerationMixin
-from kerasmm.presets import PresetMixin
 from kerasmm.utils.checks import check_bool
 from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_int
@@ -37,7 +33,7 @@ def caption_mask(token_ids, end_token_id, pad_token_id):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
+class CoCa(CoCaGenerationMixin, ContrastiveLossMixin, keras.Model):
     """Contrastive Captioner: CLIP-style embeddings plus an image-conditioned decoder.
 
     As open_clip's `CoCa`: the image tokens of `vision_encoder` are pooled by
@@ -51,7 +47,8 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
     end, padding) with `kerasmm.losses.CoCaLoss`: the decoder reads
     `token_ids[:, :-1]` and is trained to predict `token_ids[:, 1:]`.
     `generate(images, ...)` decodes with a key/value cache in one compiled
-    loop (`kerasmm.models.generation.GenerationMixin`).
+    loop (`kerasmm.models.generation.GenerationMixin`); `caption(pictures)`
+    returns strings through `preprocessor`.
 
     Args:
         vision_encoder: a kerasmm image tower built with `output_tokens=True`
@@ -81,10 +78,11 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
             first end token, and CLS. `"open_clip"`: open_clip's CoCa text
             mask (`correct_cls_mask=False`, as every released CoCa was
             trained), shifted one position late: position 0 always, position
-            `k > 0` (CLS included) unless token `k - 1` is `pad_token_id`.
-            `generate`'s cached decoding does not apply it: a generated
-            `pad_token_id` stays visible to later tokens, where open_clip
-            hides it.
+            `k > 0` (CLS included) unless token `k - 1` is `pad_token_id`;
+            `generate` keeps it too (a generated `pad_token_id` before the
+            end token is hidden from later positions, as open_clip does).
+        preprocessor: optional `kerasmm.models.CoCaPreprocessor`, for
+            `caption` (`from_preset` loads the preset's).
 
     Call arguments:
         inputs: dict `{"images": float (B, H, W, C), "token_ids": int (B, L)}`.
@@ -111,7 +109,10 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
 
     Presets: `CoCa.from_preset` loads open_clip CoCa checkpoint directories
     (`open_clip_config.json` with a `multimodal_cfg`, see
-    `kerasmm.convert.open_clip_coca`) and the names in `CoCa.presets`.
+    `kerasmm.convert.open_clip_coca`) and the names in `CoCa.presets`,
+    with the preset's `CoCaPreprocessor` (CLIP's BPE from the checkpoint's
+    `vocab.json` and `merges.txt`) as `preprocessor`:
+    `CoCa.from_preset(directory).caption(pictures)` gives strings.
 
     Reference:
         Yu et al., "CoCa: Contrastive Captioners are Image-Text Foundation
@@ -126,7 +127,7 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
                  intermediate_dim=None, activation="gelu", dropout=0.0,
                  layer_norm_epsilon=1e-5, logit_scale_init=LOGIT_SCALE_INIT,
                  shared_pooler=False, pooler_num_heads=None, text_mask="end_token",
-                 **kwargs):
+                 preprocessor=None, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("vocabulary_size", vocabulary_size),
                             ("context_length", context_length), ("hidden_dim", hidden_dim),
@@ -166,6 +167,7 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.logit_scale_init = check_number("logit_scale_init", logit_scale_init)
+        self.preprocessor = check_preprocessor(preprocessor, self)
 
         # === Layers ===
         tokens_shape = (None, None, token_width(vision_encoder))
@@ -310,39 +312,6 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
             "caption_mask": caption_mask(labels, self.end_token_id, self.pad_token_id),
         }
 
-    # === Generation (GenerationMixin) ===
-
-    def generation_context(self, images):
-        caption_queries = self._image_features(images)[1]
-        return {"cross": [cross_attention_keys(block, caption_queries)
-                          for block in self.decoder_cross_blocks]}
-
-    def init_cache(self, context, batch_size, max_length):
-        if max_length > self.context_length - 1:
-            raise ValueError(
-                f"max_length must be <= context_length - 1 = {self.context_length - 1} "
-                f"(the positions the decoder was trained on; a prompt's tokens count). "
-                f"Received: max_length={max_length}")
-        blocks = self.unimodal_blocks + self.decoder_self_blocks
-        return [init_self_attention_cache(block, batch_size, max_length) for block in blocks]
-
-    def decode_step(self, token_ids, index, cache, context):
-        x = self.token_embedding(token_ids)
-        position = ops.slice(ops.convert_to_tensor(self.position_embedding), (index, 0),
-                             (1, self.hidden_dim))
-        x = x + ops.cast(position, x.dtype)[None]
-        cache = list(cache)
-        num_unimodal = self.num_unimodal_layers
-        for i, block in enumerate(self.unimodal_blocks):
-            x, cache[i] = self_attention_step(block, x, index, cache[i])
-        for i, (self_block, cross_block) in enumerate(
-                zip(self.decoder_self_blocks, self.decoder_cross_blocks)):
-            x, cache[num_unimodal + i] = self_attention_step(
-                self_block, x, index, cache[num_unimodal + i])
-            x = cross_attention_step(cross_block, x, context["cross"][i])
-        logits = self.vocabulary_projection(self.decoder_norm(x))[:, 0]
-        return ops.cast(logits, "float32"), cache
-
     # === Config ===
 
     def get_config(self):
@@ -355,6 +324,7 @@ class CoCa(GenerationMixin, ContrastiveLossMixin, PresetMixin, keras.Model):
                 "end_token_id", "pad_token_id", "num_caption_queries", "intermediate_dim",
                 "activation", "dropout", "layer_norm_epsilon", "logit_scale_init",
                 "shared_pooler", "pooler_num_heads", "text_mask")},
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
         })
         return config
 

@@ -48,18 +48,32 @@ def test_outputs_mask_and_loss_match_numpy():
         np.testing.assert_allclose(float(value), numpy_coca_loss(outputs, *weights), rtol=1e-5)
 
 
-def test_cached_decoding_equals_teacher_forced_logits():
-    model = make_coca(num_unimodal_layers=2, num_multimodal_layers=2)
+@pytest.mark.parametrize("text_mask", ["end_token", "open_clip"])
+def test_cached_decoding_equals_teacher_forced_logits(text_mask):
+    """Every step's logits equal the full call's; with open_clip's mask also
+    after pads before any end token (hidden from later positions), which a
+    cache without the key mask gets wrong."""
+    model = make_coca(num_unimodal_layers=2, num_multimodal_layers=2, text_mask=text_mask)
     batch = captioned_images(3, seed=1)
     ids = np.random.default_rng(0).integers(3, 16, size=(3, 6)).astype("int32")
     ids[:, 0] = START  # no end token: every position is a real one
+    if text_mask == "open_clip":
+        ids[0, 1], ids[1, 2:4], ids[2, 3] = PAD, PAD, PAD
     teacher = to_numpy(model({"images": batch["images"], "token_ids": ids})["caption_logits"])
     context = model.generation_context(keras.ops.convert_to_tensor(batch["images"]))
     cache = model.init_cache(context, 3, 5)
+    unmasked = dict(cache, unimodal=[{k: c[k] for k in ("key", "value")}
+                                     for c in cache["unimodal"]])
+    unmasked.pop("next_visible", None)
     for i in range(5):
-        logits, cache = model.decode_step(keras.ops.convert_to_tensor(ids[:, i:i + 1]),
-                                          keras.ops.convert_to_tensor(i, "int32"), cache, context)
+        step = (keras.ops.convert_to_tensor(ids[:, i:i + 1]),
+                keras.ops.convert_to_tensor(i, "int32"))
+        logits, cache = model.decode_step(*step, cache, context)
         np.testing.assert_allclose(to_numpy(logits), teacher[:, i], atol=2e-5)
+        plain, unmasked = model.decode_step(*step, unmasked, context)
+        after_pad = (ids[:, :i] == PAD).any(axis=1)  # the key of a position after a pad
+        differs = np.abs(to_numpy(plain) - teacher[:, i]).max(axis=1) > 1e-3
+        np.testing.assert_array_equal(differs, after_pad)
 
 
 @pytest.mark.slow

@@ -73,6 +73,15 @@ def _output_shapes(tree):
     return list(shapes) if isinstance(shapes, tuple) and not _is_shape(shapes) else shapes
 
 
+def fit_steps(model, steps, x, y=None, sample_weight=None):
+    """The per-step losses of `steps` full-batch training steps: what
+    `model.fit(x, y, batch_size=len(x), epochs=steps).history["loss"]` records,
+    through the same compiled train function (`train_on_batch`) without fit's
+    per-epoch set-up (a new data iterator and callbacks each epoch)."""
+    return [float(model.train_on_batch(x, y, sample_weight=sample_weight,
+                                       return_dict=True)["loss"]) for _ in range(steps)]
+
+
 class TestCase:
     """Mixin for pytest test classes; also usable as plain functions via an instance."""
 

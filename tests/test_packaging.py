@@ -191,16 +191,27 @@ def _install_cell(path, source):
     return cell.replace(SOURCE_LINE, f"KERASMM_SOURCE = {str(source)!r}")
 
 
+@pytest.fixture(scope="session")
+def install_cell_runs():
+    """Cell text -> (result, folder) of running it in a fresh venv, once per distinct
+    cell: notebooks sharing a byte-identical install cell share its run."""
+    return {}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_install_cell_installs_a_wheel(path, dists, make_venv, tmp_path):
+def test_notebook_install_cell_installs_a_wheel(path, dists, make_venv, tmp_path,
+                                                install_cell_runs):
     _, wheel = dists
-    python = make_venv()
-    result = _run([str(python), "-c", _install_cell(path, wheel)], cwd=tmp_path)
+    cell = _install_cell(path, wheel)
+    if cell not in install_cell_runs:
+        python = make_venv()
+        install_cell_runs[cell] = (_run([str(python), "-c", cell], cwd=tmp_path), tmp_path)
+    result, folder = install_cell_runs[cell]
     assert f"installing kerasmm from {wheel}" in result.stdout
     installed = result.stdout.strip().splitlines()[-1]
-    assert installed.startswith("kerasmm: " + str(tmp_path / "venv" / "lib")), result.stdout
-    assert glob.glob(str(tmp_path / "venv" / "lib" / "*" / "site-packages"
+    assert installed.startswith("kerasmm: " + str(folder / "venv" / "lib")), result.stdout
+    assert glob.glob(str(folder / "venv" / "lib" / "*" / "site-packages"
                          / f"kerasmm-{__version__}.dist-info"))
 
 

@@ -17,6 +17,7 @@ from tests.models.perceiver.perceiver_reference import cross_attention_layer
 from tests.models.perceiver.perceiver_reference import self_attention_layer
 from tests.models.perceiver.perceiver_reference import weights
 from tests.test_case import TestCase
+from tests.test_case import fit_steps
 from tests.test_case import to_numpy
 
 RNG = np.random.default_rng(0)
@@ -129,7 +130,7 @@ class TestPerceiverIO(TestCase):
         y = np.arange(8) % 3
         model.compile(optimizer=keras.optimizers.Adam(0.003),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        history = model.fit(x, y, batch_size=8, epochs=40, verbose=0).history["loss"]
+        history = fit_steps(model, 40, x, y)
         assert history[-1] < 0.5 * history[0], history
 
     @pytest.mark.slow
@@ -139,8 +140,7 @@ class TestPerceiverIO(TestCase):
         weight = x["padding_mask"].astype("float32")
         model.compile(optimizer=keras.optimizers.Adam(0.003),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        history = model.fit(x, x["token_ids"], sample_weight=weight, batch_size=3, epochs=40,
-                            verbose=0).history["loss"]
+        history = fit_steps(model, 40, x, x["token_ids"], sample_weight=weight)
         assert history[-1] < 0.7 * history[0], history
 
     @pytest.mark.slow
@@ -154,7 +154,7 @@ class TestPerceiverIO(TestCase):
         model.compile(optimizer=keras.optimizers.Adam(0.003),
                       loss={"audio": "mse", "image": "mse",
                             "label": keras.losses.CategoricalCrossentropy(from_logits=True)})
-        history = model.fit(x, y, batch_size=4, epochs=40, verbose=0).history["loss"]
+        history = fit_steps(model, 40, x, y)
         assert history[-1] < 0.75 * history[0], history
 
     def test_subsampled_decoding(self):

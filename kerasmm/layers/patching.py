@@ -131,6 +131,11 @@ class ConvPatchEmbedding(PatchEmbedding):
     Call arguments:
         images: channels-last `(B, H, W, C)`, H and W divisible by
             `patch_size`.
+        pixel_mask: optional `(B, H, W)`, 0 on padding at the bottom and
+            right (a valid area of whole patches): padded pixels and
+            activations are zeroed before each convolution, so the tokens of
+            the valid area equal those of the unpadded image.
+        training: bool, batch statistics (True) or moving ones.
 
     Returns:
         `(B, (H / p) * (W / p), hidden_dim)`.
@@ -180,12 +185,20 @@ class ConvPatchEmbedding(PatchEmbedding):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
 
-    def call(self, images, training=None):
+    def call(self, images, pixel_mask=None, training=None):
         self._check_image(images.shape)
         x = images
+        keep = None
+        if pixel_mask is not None:
+            keep = ops.cast(ops.cast(pixel_mask, "bool"), x.dtype)[..., None]
+            x = x * keep
         for layer in self.stem:
             x = layer(x, training=training) if isinstance(
                 layer, keras.layers.BatchNormalization) else layer(x)
+            if keep is not None and isinstance(layer, keras.layers.ReLU):
+                # Padding stays zero, as the "same" padding of an unpadded image.
+                keep = keep[:, ::2, ::2]
+                x = x * keep
         shape = ops.shape(x)
         return ops.reshape(x, (shape[0], shape[1] * shape[2], self.hidden_dim))
 

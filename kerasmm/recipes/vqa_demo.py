@@ -87,7 +87,8 @@ def build_vqa_model(config, tokenizer, num_answers):
                     patch_size=config.patch_size, hidden_dim=config.hidden_dim,
                     num_layers=config.num_layers, num_heads=config.num_heads,
                     max_sequence_length=tokenizer.sequence_length,
-                    intermediate_dim=config.intermediate_dim, dropout=config.dropout)
+                    intermediate_dim=config.intermediate_dim, dropout=config.dropout,
+                    patch_stem=config.patch_stem)
     if config.dataset == "sentiment":
         return MultimodalClassifier(backbone, num_classes=num_answers)
     return VQAClassifier(backbone, num_answers=num_answers)

@@ -40,6 +40,11 @@ def test_config_validates():
         VQADemoConfig.small(num_train=8)
     with pytest.raises(ValueError, match="dropout"):
         VQADemoConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="patch_stem must be one of"):
+        VQADemoConfig(patch_stem="overlap")
+    with pytest.raises(ValueError, match="patch_size must be a power of two.*patch_size=12"):
+        VQADemoConfig(image_size=48, patch_size=12, patch_stem="conv")
+    assert VQADemoConfig(image_size=48, patch_size=12).patch_size == 12
 
 
 def test_each_demo_gets_its_recipe():
@@ -48,10 +53,12 @@ def test_each_demo_gets_its_recipe():
     from kerasmm.recipes.vqa_demo import vqa_demo_config
 
     shapes = vqa_demo_config(Namespace(epochs=3), "shapes_vqa")
-    assert (shapes.image_size, shapes.patch_size, shapes.epochs) == (64, 16, 3)
+    assert (shapes.image_size, shapes.patch_size, shapes.patch_stem, shapes.epochs) == (
+        64, 16, "linear", 3)
     charts = vqa_demo_config(Namespace(), "chart_qa")
     assert charts == VQADemoConfig.for_dataset("chart_qa")
-    assert (charts.dataset, charts.image_size, charts.dropout) == ("chart_qa", 32, 0.0)
+    assert (charts.dataset, charts.image_size, charts.dropout, charts.patch_stem) == (
+        "chart_qa", 32, 0.0, "linear")
     small = vqa_demo_config(Namespace(small=True, overwrite=True), "sentiment")
     assert (small.dataset, small.epochs, small.overwrite) == ("sentiment", 1, True)
 
@@ -106,7 +113,8 @@ def test_training_mix_changes_only_the_training_split():
     config = VQADemoConfig.small(num_train=300, pair_type_weights=(0, 0, 0, 0, 1),
                                  single_position_fraction=1.0)
     mixed = training_data(config)
-    plain = training_data(VQADemoConfig.small(num_train=300))
+    plain = training_data(VQADemoConfig.small(num_train=300, pair_type_weights=None,
+                                              single_position_fraction=0.0))
     np.testing.assert_array_equal(mixed["images"], plain["images"])
     types = np.array(mixed["question_types"])
     assert (types == "position").mean() > 2 * (np.array(plain["question_types"]) ==
@@ -114,3 +122,19 @@ def test_training_mix_changes_only_the_training_split():
     assert any(q.endswith("relative to the image?") for q in mixed["questions"])
     charts = training_data(VQADemoConfig.small(dataset="chart_qa", num_train=20))
     assert len(charts["questions"]) == 20
+
+
+def test_patch_stem_reaches_the_vilt():
+    from kerasmm.datasets import SHAPES_VQA_ANSWERS, shapes_vqa_tokenizer
+    from kerasmm.layers import ConvPatchEmbedding
+    from kerasmm.recipes.vqa_demo import build_vqa_model
+
+    tokenizer = shapes_vqa_tokenizer()
+    model = build_vqa_model(VQADemoConfig.small(patch_stem="conv"), tokenizer,
+                            len(SHAPES_VQA_ANSWERS))
+    embedding = model.backbone.image_embedding.patch_embedding
+    assert model.backbone.patch_stem == "conv" and isinstance(embedding, ConvPatchEmbedding)
+    data = generate_shapes_vqa("test", 2, 32)
+    logits = model({"images": data["images"].astype("float32") / 127.5 - 1,
+                    **tokenizer(data["questions"])})
+    assert tuple(logits.shape) == (2, len(SHAPES_VQA_ANSWERS))

@@ -54,7 +54,8 @@ class ViLTImageEmbedding(keras.layers.Layer):
     Call arguments:
         images: float `(B, H, W, 3)`, `H` and `W` multiples of `patch_size`.
         pixel_mask: optional `(B, H, W)`, 1 on real pixels and 0 on padding
-            at the bottom and right (as ViLT's processor pads).
+            at the bottom and right (as ViLT's processor pads); the `"conv"`
+            stem also zeroes the padding before each of its convolutions.
 
     Returns:
         `(tokens, mask)`: `(B, 1 + (H / p) * (W / p), hidden_dim)` and bool
@@ -93,7 +94,11 @@ class ViLTImageEmbedding(keras.layers.Layer):
     def call(self, images, pixel_mask=None):
         check_images("images", images.shape, (None, None, 3), "ViLT", images.dtype)
         p = self.patch_size
-        x = self.patch_embedding(ops.cast(images, self.compute_dtype))
+        x = ops.cast(images, self.compute_dtype)
+        if self.patch_stem == "conv":  # Overlapping fields: padding must not leak in.
+            x = self.patch_embedding(x, pixel_mask=pixel_mask)
+        else:
+            x = self.patch_embedding(x)
         batch = ops.shape(x)[0]
         rows, cols = ops.shape(images)[1] // p, ops.shape(images)[2] // p
         if pixel_mask is None:

@@ -1,5 +1,6 @@
 """CoAttentionTransformer: shapes, the streams really exchange information,
-padding invariance (text and pixels), fit and `.keras` round trip, errors."""
+padding invariance (text and pixels, both patch stems), fit and `.keras`
+round trip (with the convolutional stem's batch statistics), errors."""
 
 import keras
 import numpy as np
@@ -47,8 +48,25 @@ def test_each_stream_sees_the_other():
     assert np.abs(moved).max() > 1e-3
 
 
-def test_padding_tokens_and_padded_pixels_do_not_change_outputs():
-    model = CoAttentionTransformer(**CONFIG)
+def batch_norms_off_identity(model, seed=0):
+    """Moving statistics and affine terms of every BatchNormalization away
+    from identity (so that padding leaking into a convolutional stem, or a
+    reload that loses the moving statistics, changes the outputs)."""
+    rng = np.random.default_rng(seed)
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        for weight in layer.weights:
+            low = 0.5 if "variance" in weight.path else -1.0
+            weight.assign(rng.uniform(low, 1.5, weight.shape).astype("float32"))
+    return len(layers)
+
+
+@pytest.mark.parametrize("patch_stem", ["linear", "conv"])
+def test_padding_tokens_and_padded_pixels_do_not_change_outputs(patch_stem):
+    model = CoAttentionTransformer(**CONFIG, patch_stem=patch_stem)
+    # The 4-pixel conv stem: two stride-2 convolutions, each batch-normalised.
+    assert batch_norms_off_identity(model) == (2 if patch_stem == "conv" else 0)
     data = inputs(np.random.default_rng(2), height=8, width=12)
     other = dict(data, token_ids=data["token_ids"].copy())
     other["token_ids"][1, 3:] = [7, 9]
@@ -78,6 +96,15 @@ class TestCoAttention(TestCase):
         assert clone.pooling == "concat" and len(clone.weights) == len(model.weights)
         assert clone.get_config() == model.get_config()
 
+    def test_conv_stem_config_and_keras_round_trip(self):
+        model = CoAttentionTransformer(**{**CONFIG, "num_layers": 1}, patch_stem="conv")
+        assert batch_norms_off_identity(model, seed=5) == 2
+        assert model.get_config()["patch_stem"] == "conv"
+        assert CoAttentionTransformer(**CONFIG).get_config()["patch_stem"] == "linear"
+        data = inputs(np.random.default_rng(6))
+        restored = self.check_keras_round_trip(model, data, atol=1e-5)
+        assert restored.patch_stem == "conv"
+
 
 def test_errors():
     model = CoAttentionTransformer(**CONFIG)
@@ -96,3 +123,8 @@ def test_errors():
         CoAttentionTransformer(**{**CONFIG, "num_heads": 3})
     with pytest.raises(ValueError, match="dropout"):
         CoAttentionTransformer(**{**CONFIG, "dropout": 1.5})
+    with pytest.raises(ValueError, match="patch_stem"):
+        CoAttentionTransformer(**CONFIG, patch_stem="deep")
+    with pytest.raises(ValueError, match="power of two"):
+        CoAttentionTransformer(**{**CONFIG, "image_size": 18, "patch_size": 6},
+                               patch_stem="conv")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kerasmm.models import CoAttentionTransformer
+from tests.models.vilt.test_vilt import randomize_batch_norms
 from tests.test_case import TestCase
 
 CONFIG = dict(vocabulary_size=30, image_size=16, patch_size=4, hidden_dim=8, num_layers=2,
@@ -48,25 +49,12 @@ def test_each_stream_sees_the_other():
     assert np.abs(moved).max() > 1e-3
 
 
-def batch_norms_off_identity(model, seed=0):
-    """Moving statistics and affine terms of every BatchNormalization away
-    from identity (so that padding leaking into a convolutional stem, or a
-    reload that loses the moving statistics, changes the outputs)."""
-    rng = np.random.default_rng(seed)
-    layers = [layer for layer in model._flatten_layers()
-              if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in layers:
-        for weight in layer.weights:
-            low = 0.5 if "variance" in weight.path else -1.0
-            weight.assign(rng.uniform(low, 1.5, weight.shape).astype("float32"))
-    return len(layers)
-
-
 @pytest.mark.parametrize("patch_stem", ["linear", "conv"])
 def test_padding_tokens_and_padded_pixels_do_not_change_outputs(patch_stem):
     model = CoAttentionTransformer(**CONFIG, patch_stem=patch_stem)
     # The 4-pixel conv stem: two stride-2 convolutions, each batch-normalised.
-    assert batch_norms_off_identity(model) == (2 if patch_stem == "conv" else 0)
+    assert randomize_batch_norms(model, np.random.default_rng(0)) == (
+        2 if patch_stem == "conv" else 0)
     data = inputs(np.random.default_rng(2), height=8, width=12)
     other = dict(data, token_ids=data["token_ids"].copy())
     other["token_ids"][1, 3:] = [7, 9]
@@ -85,6 +73,9 @@ def test_padding_tokens_and_padded_pixels_do_not_change_outputs(patch_stem):
     np.testing.assert_allclose(big["pooled_output"], a["pooled_output"], atol=1e-5)
     np.testing.assert_allclose(np.asarray(big["sequence_output"])[:, :5],
                                np.asarray(a["sequence_output"])[:, :5], atol=1e-5)
+    unmasked = model({**data, "images": padded})  # The mask is what makes them equal.
+    assert np.abs(np.asarray(unmasked["pooled_output"])
+                  - np.asarray(a["pooled_output"])).max() > 1e-3
 
 
 class TestCoAttention(TestCase):
@@ -98,7 +89,7 @@ class TestCoAttention(TestCase):
 
     def test_conv_stem_config_and_keras_round_trip(self):
         model = CoAttentionTransformer(**{**CONFIG, "num_layers": 1}, patch_stem="conv")
-        assert batch_norms_off_identity(model, seed=5) == 2
+        assert randomize_batch_norms(model, np.random.default_rng(5)) == 2
         assert model.get_config()["patch_stem"] == "conv"
         assert CoAttentionTransformer(**CONFIG).get_config()["patch_stem"] == "linear"
         data = inputs(np.random.default_rng(6))

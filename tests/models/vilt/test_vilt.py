@@ -76,14 +76,17 @@ def test_positions_resized_per_image_and_padding_masked():
 
 def randomize_batch_norms(model, rng):
     """Moving statistics and affine terms away from identity, so that padding
-    leaking through a convolutional stem would change the outputs."""
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            for weight in layer.weights:
-                weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype("float32")
-                              * rng.choice([-1.0, 1.0], weight.shape).astype("float32")
-                              if "variance" not in weight.path else
-                              rng.uniform(0.5, 2.0, weight.shape).astype("float32"))
+    leaking through a convolutional stem (or a reload that loses the moving
+    statistics) would change the outputs; returns how many layers it moved."""
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        for weight in layer.weights:
+            weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype("float32")
+                          * rng.choice([-1.0, 1.0], weight.shape).astype("float32")
+                          if "variance" not in weight.path else
+                          rng.uniform(0.5, 2.0, weight.shape).astype("float32"))
+    return len(layers)
 
 
 @pytest.mark.parametrize("patch_stem", ["linear", "conv"])

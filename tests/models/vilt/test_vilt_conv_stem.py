@@ -1,6 +1,6 @@
 """ViLT and CoAttentionTransformer with `patch_stem="conv"`: `.keras` round
-trip (batch-norm statistics included), padded pixels masked out of the
-overlapping stem, and errors naming the argument."""
+trip (batch-norm statistics included) and errors naming the argument (padded
+pixels: the padding tests of test_vilt.py and test_coattention.py, both stems)."""
 
 import numpy as np
 import pytest
@@ -26,23 +26,6 @@ class TestConvStem(TestCase):
         restored = self.check_keras_round_trip(model, inputs(np.random.default_rng(1)),
                                                atol=1e-5)
         assert restored.backbone.patch_stem == "conv"
-
-
-def test_coattention_padded_image_with_mask_equals_the_unpadded_image():
-    model = CoAttentionTransformer(**CONFIG, patch_stem="conv")
-    rng = np.random.default_rng(2)
-    randomize_batch_norms(model, rng)
-    data = inputs(rng, height=8, width=12)
-    padded = np.zeros((2, 16, 20, 3), "float32")
-    padded[:, :8, :12] = data["images"]
-    pixel_mask = np.zeros((2, 16, 20), "int32")
-    pixel_mask[:, :8, :12] = 1
-    small = model(data)
-    big = model({**data, "images": padded, "pixel_mask": pixel_mask})
-    np.testing.assert_allclose(big["pooled_output"], small["pooled_output"], atol=1e-5)
-    unmasked = model({**data, "images": padded})
-    assert np.abs(np.asarray(unmasked["pooled_output"])
-                  - np.asarray(small["pooled_output"])).max() > 1e-3
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

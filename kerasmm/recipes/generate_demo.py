@@ -102,7 +102,8 @@ def build_generator(config):
 
 def train_generator(model, data, config, verbose=2, callbacks=None):
     """`fit` of `config.epochs` x `config.steps_per_epoch` batches (AdamW with
-    EMA weights; linear warmup, then cosine decay); returns `(history, seconds)`."""
+    EMA weights; linear warmup, then cosine decay; eager steps with
+    `config.run_eagerly`); returns `(history, seconds)`."""
     keras.utils.set_random_seed(config.seed)
     steps = config.epochs * config.steps_per_epoch
     warmup = int(config.warmup_fraction * steps)
@@ -110,7 +111,8 @@ def train_generator(model, data, config, verbose=2, callbacks=None):
         config.learning_rate / 10, steps - warmup, alpha=0.05,
         warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4, use_ema=True,
-                                                   ema_momentum=config.ema_momentum))
+                                                   ema_momentum=config.ema_momentum),
+                  run_eagerly=config.run_eagerly)
     batches = SceneBatches(data, config.batch_size, config.steps_per_epoch, config.seed)
     start = time.perf_counter()
     history = model.fit(batches, epochs=config.epochs, verbose=verbose, callbacks=callbacks)

@@ -59,6 +59,7 @@ class GenerateDemoConfig:
     learning_rate: float = 2e-3  # peak; cosine decay to 5% of it
     warmup_fraction: float = 0.05  # of the steps, linear warmup from 10% of the peak
     ema_momentum: float = 0.995  # EMA of the weights used for sampling
+    run_eagerly: bool = False  # small(): a few steps cost less eagerly than traced
     seed: int = 0
 
     # === Sampling and scoring ===
@@ -84,6 +85,7 @@ class GenerateDemoConfig:
         check_rate("warmup_fraction", self.warmup_fraction)
         check_rate("ema_momentum", self.ema_momentum)
         check_bool("pooled_text", self.pooled_text)
+        check_bool("run_eagerly", self.run_eagerly)
         check_number("learning_rate", self.learning_rate, minimum=0, exclusive_minimum=True)
         check_number("guidance_scale", self.guidance_scale, minimum=0)
         check_choice("sampler", self.sampler, DIFFUSION_SAMPLERS)
@@ -116,5 +118,5 @@ class GenerateDemoConfig:
                   "num_heads": 2,
                   "num_groups": 4, "text_hidden_dim": 8, "num_train_scenes": 64, "epochs": 1,
                   "steps_per_epoch": 2, "batch_size": 8, "num_steps": 2, "num_samples": 2,
-                  "num_test": 4}
+                  "num_test": 4, "run_eagerly": True}
         return cls(**{**values, **overrides})

@@ -5,7 +5,9 @@ turns raw inputs (uint8 or `[0, 1]` images, strings) into exactly what the
 family's model takes, eagerly or inside `tf.data.Dataset.map`, and loads
 from the same preset as the model. A subclass:
 
-- sets `backbone_cls`, the model class whose presets it reads;
+- sets `backbone_cls`, the model class whose presets it reads (or, where
+  presets hold tasks of several classes, as BLIP's do, leaves it None and
+  sets `presets` to the family's registry: no model class is then checked);
 - implements `preset_arguments(preprocessing, assets)` (the class method
   that turns a preset's constants and files into constructor arguments),
   `preset_preprocessing()` (the constants it saves) and, if it has files,
@@ -85,14 +87,18 @@ class Preprocessor(keras.layers.Layer):
                 is not pinned yet (see `PresetMixin.from_preset`).
             **overrides: constructor arguments replacing the preset's.
         """
-        if cls.backbone_cls is None:
+        backbone_cls = cls.backbone_cls
+        if backbone_cls is None and not cls.presets:
             raise TypeError(f"{cls.__name__}.backbone_cls is not set: it names the model "
                             "class whose presets this preprocessor loads from")
         check_overrides(cls, overrides)
-        check_preset_class(preset, cls.backbone_cls)
+        if backbone_cls is None:
+            presets, converters = cls.presets, None
+        else:
+            check_preset_class(preset, backbone_cls)
+            presets, converters = backbone_cls.family_presets, backbone_cls.preset_converters
         constants, assets = load.load_preprocessing(
-            preset, presets=cls.backbone_cls.family_presets,
-            converters=cls.backbone_cls.preset_converters, allow_unpinned=allow_unpinned)
+            preset, presets=presets, converters=converters, allow_unpinned=allow_unpinned)
         return cls(**{**cls.preset_arguments(constants, assets), **overrides})
 
     @classmethod

@@ -53,6 +53,31 @@ def test_model_and_preprocessor_share_the_directory(tmp_path):
                                   preprocessor({"prompts": texts})["token_ids"])
 
 
+def test_preprocessor_without_backbone_class_reads_its_own_registry(tmp_path):
+    # BLIP's and CoCa's presets hold tasks of several classes: their
+    # preprocessors set `presets` instead of `backbone_cls`; no class check.
+    preprocessor = CLIPPreprocessor.from_preset(fixture("hf_clip_eos"))
+    directory = os.path.join(tmp_path, "preset")
+    tiny_clip().save_to_preset(directory, preprocessor=preprocessor)
+
+    class RegistryPreprocessor(CLIPPreprocessor):
+        backbone_cls = None
+        presets = {"only_this": {}}
+
+    restored = RegistryPreprocessor.from_preset(directory)
+    assert type(restored) is RegistryPreprocessor
+    np.testing.assert_array_equal(restored({"prompts": ["a cat"]})["token_ids"],
+                                  preprocessor({"prompts": ["a cat"]})["token_ids"])
+    with pytest.raises(ValueError, match="clip_vit_base_patch32"):
+        RegistryPreprocessor.from_preset("clip_vit_base_patch32")  # not in its registry
+
+    class Orphan(CLIPPreprocessor):
+        backbone_cls = None
+
+    with pytest.raises(TypeError, match="Orphan.backbone_cls is not set"):
+        Orphan.from_preset(directory)
+
+
 def test_an_existing_preset_is_kept_unless_overwrite(tmp_path):
     directory = os.path.join(tmp_path, "preset")
     first, second = tiny_clip(), tiny_clip()

@@ -10,8 +10,6 @@ from kerasmm.models.blip.blip_tokenizer import BLIPTokenizer
 from kerasmm.models.clip.clip_preprocessor import CLIPPreprocessor
 from kerasmm.models.siglip.siglip_image_preprocessor import SigLIPImagePreprocessor
 from kerasmm.models.siglip.siglip_preprocessor import SigLIPPreprocessor
-from kerasmm.presets import load
-from kerasmm.presets.build import check_overrides
 
 VOCABULARY_FILE = "vocab.txt"
 
@@ -56,7 +54,7 @@ class BLIPPreprocessor(CLIPPreprocessor):
     ((1, 32, 32, 3), [[True, True, True, True, False]])
     """
 
-    backbone_cls = None  # BLIP presets hold tasks: see from_preset.
+    backbone_cls = None  # BLIP presets hold tasks: no model class is checked.
     presets = BLIP_PRESETS
     tokenizer_cls = BLIPTokenizer
     image_preprocessor_cls = SigLIPImagePreprocessor
@@ -75,16 +73,6 @@ class BLIPPreprocessor(CLIPPreprocessor):
         return self.tokenizer.detokenize(token_ids)
 
     # === Presets ===
-
-    @classmethod
-    def from_preset(cls, preset, allow_unpinned=False, **overrides):
-        """The preprocessor of a BLIP preset name, directory or `hf://org/repo`
-        (see `kerasmm.presets.Preprocessor.from_preset`). BLIP's presets hold
-        tasks (`ImageCaptioner`, ...), so no model class is checked."""
-        check_overrides(cls, overrides)
-        constants, assets = load.load_preprocessing(preset, presets=BLIP_PRESETS,
-                                                    allow_unpinned=allow_unpinned)
-        return cls(**{**cls.preset_arguments(constants, assets), **overrides})
 
     @classmethod
     def preset_arguments(cls, preprocessing, assets):

@@ -4,8 +4,6 @@ import keras
 
 from kerasmm.models.clip.clip_preprocessor import CLIPPreprocessor
 from kerasmm.models.coca.coca_presets import COCA_PRESETS
-from kerasmm.presets import load
-from kerasmm.presets.build import check_overrides
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -56,17 +54,8 @@ class CoCaPreprocessor(CLIPPreprocessor):
     ['a red circle']
     """
 
-    backbone_cls = None  # CoCa's module imports this one: see from_preset.
+    backbone_cls = None  # CoCa's module imports this one: its presets are read directly.
     presets = COCA_PRESETS
-
-    @classmethod
-    def from_preset(cls, preset, allow_unpinned=False, **overrides):
-        """The preprocessor of a CoCa preset name, directory or `hf://org/repo`
-        (see `kerasmm.presets.Preprocessor.from_preset`)."""
-        check_overrides(cls, overrides)
-        constants, assets = load.load_preprocessing(preset, presets=COCA_PRESETS,
-                                                    allow_unpinned=allow_unpinned)
-        return cls(**{**cls.preset_arguments(constants, assets), **overrides})
 
     def detokenize(self, token_ids):
         """Strings of int `(B, L)` token ids (`CoCa.generate`'s output)."""

@@ -136,6 +136,9 @@ def main():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int)
     for name in ("learning_rate", "dropout", "weight_decay", "single_position_fraction"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float)
+    parser.add_argument("--swapped-positions", action=argparse.BooleanOptionalAction,
+                        default=None, help="also ask each two-shape position question "
+                        "with the shapes swapped (add_swapped_positions)")
     parser.add_argument("--pair-type-weights", type=lambda text: tuple(
         float(w) for w in text.split(",")), help="5 comma-separated weights")
     args = parser.parse_args()

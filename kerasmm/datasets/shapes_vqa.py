@@ -18,6 +18,8 @@ Everything is deterministic by `seed`; the first `n` examples of a split
 are the same whatever `num_examples` is asked for.
 """
 
+import re
+
 import numpy as np
 
 from kerasmm.datasets import shapes
@@ -32,6 +34,7 @@ COUNT_WORDS = ("zero", "one", "two")
 POSITION_WORDS = ("left", "right", "above", "below")
 SHAPES_VQA_ANSWERS = shapes.COLORS + shapes.SHAPES + COUNT_WORDS + shapes.SIZES + POSITION_WORDS
 SHAPES_VQA_SEQUENCE_LENGTH = 16
+_OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 
 # Three phrasings per question; {c} a colour, {s} a shape, {d} "colour
 # shape", {a} and {b} two such descriptions.
@@ -48,6 +51,13 @@ TEMPLATES = {
     "position": ("where is the {a} relative to the {b}?", "where is the {a} compared to the {b}?",
                  "what is the position of the {a} relative to the {b}?"),
 }
+# A two-shape position question: (head)(a)(middle)(b)? with a, b "colour shape".
+_POSITION_PAIR = re.compile("^({})({})({})({})\\?$".format(
+    "|".join(sorted({re.escape(t.split("{a}")[0]) for t in TEMPLATES["position"]})),
+    r"\w+ \w+",
+    "|".join(sorted({re.escape(t.split("{a}")[1].split("{b}")[0])
+                     for t in TEMPLATES["position"]})),
+    r"\w+ \w+"))
 SHAPES_VQA_WORDS = tuple(vocabulary_of(
     [t.replace("{", " ").replace("}", " ") for ts in TEMPLATES.values() for t in ts]
     + list(shapes.COLORS + shapes.SHAPES)))
@@ -216,6 +226,41 @@ def add_single_shape_positions(data, fraction=0.5, seed=0):
         data["question_types"][i] = "position"
         data["answer_ids"][i] = SHAPES_VQA_ANSWERS.index(answer)
     return data
+
+
+def add_swapped_positions(data):
+    """Training data in which every two-shape position question is also asked
+    the other way round: "where is the blue circle relative to the red
+    triangle?" beside "where is the red triangle relative to the blue
+    circle?", on the same scene, with the opposite answer.
+
+    Both questions name the same two shapes, so a model that reads the
+    question as a bag of words answers both alike and can fit only half of
+    each pair: the pairs teach which named shape is the subject. For a
+    training mix only (the test split keeps the dataset's questions).
+
+    Args:
+        data: a dict of `generate_shapes_vqa` (after
+            `add_single_shape_positions`, if used: questions about a lone
+            shape "relative to the image" have no twin).
+
+    Returns:
+        A new dict: `data`'s examples, then the twins (every array and list
+        extended; `question_types` "position").
+    """
+    twins = [(i, match) for i, (qtype, question) in
+             enumerate(zip(data["question_types"], data["questions"]))
+             if qtype == "position" and (match := _POSITION_PAIR.match(question))]
+    index = np.array([i for i, _ in twins], dtype="int64")
+    out = {k: np.concatenate([v, v[index]]) if isinstance(v, np.ndarray)
+           else list(v) + [v[i] for i in index] for k, v in data.items()}
+    for j, (i, match) in enumerate(twins):
+        k = len(data["questions"]) + j
+        head, a, middle, b = match.groups()
+        out["questions"][k] = f"{head}{b}{middle}{a}?"
+        out["answers"][k] = _OPPOSITE[data["answers"][i]]
+        out["answer_ids"][k] = SHAPES_VQA_ANSWERS.index(out["answers"][k])
+    return out
 
 
 def shapes_vqa_tokenizer(sequence_length=SHAPES_VQA_SEQUENCE_LENGTH):

@@ -66,8 +66,9 @@ def question_groups(dataset, data):
 
 def training_data(config):
     """The generated training split of `config`: for shapes-VQA with the
-    recipe's question mix (`pair_type_weights`, `single_position_fraction`;
-    the test split always keeps the dataset's own questions)."""
+    recipe's question mix (`pair_type_weights`, `single_position_fraction`,
+    `swapped_positions`; the test split always keeps the dataset's own
+    questions)."""
     generate = DATASETS[config.dataset][0]
     if config.dataset != "shapes_vqa":
         return generate("train", config.num_train, config.image_size)
@@ -76,6 +77,8 @@ def training_data(config):
     if config.single_position_fraction:
         shapes_vqa.add_single_shape_positions(train, config.single_position_fraction,
                                               config.seed)
+    if config.swapped_positions:
+        train = shapes_vqa.add_swapped_positions(train)
     return train
 
 

@@ -81,6 +81,12 @@ class VQADemoConfig:
     # so the demo keeps the dataset's mix for now.
     pair_type_weights: tuple = None
     single_position_fraction: float = 0.0
+    # Every two-shape position question of the training split also asked with
+    # its two shapes swapped and the answer flipped (`add_swapped_positions`):
+    # a model reading the question as a bag of words fits only half of each
+    # pair. MMBT, 6 epochs: position 0.79 -> 0.91, but shape 0.86 -> 0.53
+    # (the pairs make the mix more position-heavy still; issue 12).
+    swapped_positions: bool = False
     # Models trained and tested: "fusion" (both modalities), and the ablations
     # "text_only" (image blanked) and "image_only" (question blanked).
     runs: tuple = ("fusion", "text_only", "image_only")
@@ -132,6 +138,7 @@ class VQADemoConfig:
                              f"Received: runs={self.runs!r}")
         check_bool("overwrite", self.overwrite)
         check_bool("jit_compile", self.jit_compile)
+        check_bool("swapped_positions", self.swapped_positions)
         if self.num_train < self.batch_size:
             raise ValueError("num_train must be >= batch_size. Received: "
                              f"num_train={self.num_train}, batch_size={self.batch_size}")

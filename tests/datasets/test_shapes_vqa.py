@@ -202,3 +202,35 @@ def test_single_shape_positions_follow_the_pixels():
     assert not (ids == shapes_vqa_tokenizer().unk_token_id).any()
     none = add_single_shape_positions(generate_shapes_vqa("train", 100, 32), fraction=0.0)
     assert none["questions"] == generate_shapes_vqa("train", 100, 32)["questions"]
+
+
+def test_swapped_positions_ask_each_pair_both_ways():
+    from kerasmm.datasets.shapes_vqa import add_swapped_positions
+
+    data = generate_shapes_vqa("train", 600, 32)
+    out = add_swapped_positions(data)
+    pairs = [i for i, q in enumerate(data["questions"])
+             if data["question_types"][i] == "position"]
+    assert len(pairs) > 50 and len(out["questions"]) == 600 + len(pairs)
+    assert out["questions"][:600] == data["questions"]
+    for key in ("images", "colors", "shapes", "relation", "held_out"):
+        np.testing.assert_array_equal(out[key][600:], data[key][pairs])
+    opposite = {"left": "right", "right": "left", "above": "below", "below": "above"}
+    for k, i in enumerate(pairs):
+        twin, original = out["questions"][600 + k], data["questions"][i]
+        assert twin != original and sorted(twin[:-1].split()) == sorted(original[:-1].split())
+        assert out["answers"][600 + k] == opposite[data["answers"][i]]
+        assert SHAPES_VQA_ANSWERS[out["answer_ids"][600 + k]] == out["answers"][600 + k]
+        # From the scene: the first shape is the left (relation 1) or upper (2) one.
+        words = twin.replace("?", "").split()
+        end = words.index("relative" if "relative" in words else "compared")
+        subject = words[end - 2:end]
+        names = [[COLORS[data["colors"][i, s]], SHAPES[data["shapes"][i, s]]] for s in (0, 1)]
+        slot = names.index(subject)
+        relation = data["relation"][i]
+        assert out["answers"][600 + k] == (("left", "right") if relation == 1
+                                           else ("above", "below"))[slot]
+    # Lone shapes asked "relative to the image" have no twin.
+    from kerasmm.datasets.shapes_vqa import add_single_shape_positions
+    lone = add_single_shape_positions(generate_shapes_vqa("train", 600, 32), fraction=1.0)
+    assert len(add_swapped_positions(lone)["questions"]) == 600 + len(pairs)

@@ -122,6 +122,12 @@ def test_training_mix_changes_only_the_training_split():
     assert any(q.endswith("relative to the image?") for q in mixed["questions"])
     charts = training_data(VQADemoConfig.small(dataset="chart_qa", num_train=20))
     assert len(charts["questions"]) == 20
+    with pytest.raises(ValueError, match="swapped_positions"):
+        VQADemoConfig(swapped_positions=1)
+    twins = training_data(VQADemoConfig.small(num_train=300, swapped_positions=True))
+    pairs = int((np.array(plain["question_types"]) == "position").sum())
+    assert pairs > 0 and len(twins["questions"]) == 300 + pairs == len(twins["images"])
+    assert twins["questions"][:300] == plain["questions"]
 
 
 def test_patch_stem_reaches_the_vilt():

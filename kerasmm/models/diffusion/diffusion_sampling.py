@@ -53,8 +53,13 @@ class DiffusionSamplingMixin:
             guidance_scale: float >= 0, classifier-free guidance
                 `eps_u + s (eps_c - eps_u)`: 1 is the conditional model
                 alone, 0 the unconditional one, > 1 follows the prompt more.
-            sampler: `"ddim"` (Song et al. eq. 12, `eta` sets the noise) or
-                `"ddpm"` (ancestral sampling of the posterior; `eta` unused).
+            sampler: `"ddim"` (Song et al. eq. 12, `eta` sets the noise;
+                its direction uses the noise of the clipped clean image,
+                `samplers.ddim_step(use_clipped_model_output=True)`: with
+                diffusers' default instead, guidance 3 and 25 steps, the
+                shipped `shapes_diffusion_tiny` was read as its prompt 0.38
+                of the time instead of 0.975) or `"ddpm"` (ancestral
+                sampling of the posterior; `eta` unused).
             eta: float >= 0, DDIM's `eta`; 0 is deterministic given the seed.
             seed: int for reproducible samples (stateless noise: the same
                 seed gives the same images on a backend); None draws one.
@@ -113,7 +118,7 @@ class DiffusionSamplingMixin:
                 z = samplers.stateless_normal(shape, seed, i + 1)
                 if options.sampler == "ddim":
                     return samplers.ddim_step(x, noise, alpha_t, alpha_prev, inputs["eta"], z,
-                                              original)
+                                              original, use_clipped_model_output=True)
                 return samplers.ddpm_step(x, noise, alpha_t, alpha_prev, z, original)
 
             x = samplers.stateless_normal(shape, seed, 0)

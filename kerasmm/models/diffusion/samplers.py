@@ -47,14 +47,19 @@ def original_and_noise_from_velocity(sample, v, alpha_prod_t):
 
 
 def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_noise=None,
-              original=None):
+              original=None, use_clipped_model_output=False):
     """Song et al. (DDIM) eq. 12, as diffusers' `DDIMScheduler.step`.
 
     `x_prev = sqrt(a_prev) x_0 + sqrt(1 - a_prev - sigma^2) eps + sigma z`
     with `sigma = eta sqrt((1 - a_prev) / (1 - a_t) (1 - a_t / a_prev))`
-    (eq. 16). `eta=0` is deterministic; `eta=1` has DDPM's variance. The
-    direction term uses the model's `eps`, not the one implied by the
-    clipped `x_0` (diffusers' `use_clipped_model_output=False`).
+    (eq. 16). `eta=0` is deterministic; `eta=1` has DDPM's variance. By
+    default the direction term uses the model's `eps`, not the one implied
+    by the clipped `x_0` (diffusers' `use_clipped_model_output=False`);
+    with `use_clipped_model_output=True` it uses
+    `eps = (x_t - sqrt(a_t) x_0) / sqrt(1 - a_t)` of the clipped `x_0`, so
+    that `x_0` and `eps` stay one consistent decomposition of `x_t`
+    (`TextToImageDiffusion.generate` does: with guidance, the model's `x_0`
+    leaves [-1, 1] and the default's mismatch compounds step after step).
 
     Args:
         sample: `x_t`.
@@ -66,8 +71,13 @@ def ddim_step(sample, noise, alpha_prod_t, alpha_prod_prev, eta=0.0, variance_no
             `eta > 0`.
         original: the predicted clean image `x_0` if the model gives it
             (v-prediction); None derives it from `noise`.
+        use_clipped_model_output: bool, the direction's `eps` from the
+            clipped `x_0` (see above).
     """
     x0 = predicted_original(sample, noise, alpha_prod_t, original)
+    if use_clipped_model_output:
+        noise = (sample - ops.sqrt(alpha_prod_t) * x0) / ops.sqrt(
+            ops.maximum(1.0 - alpha_prod_t, 1e-12))
     variance = (1.0 - alpha_prod_prev) / (1.0 - alpha_prod_t) * (
         1.0 - alpha_prod_t / alpha_prod_prev)
     sigma = eta * ops.sqrt(ops.maximum(variance, 0.0))

@@ -71,6 +71,34 @@ def test_ddim_step_is_song_et_al_eq_12(eta):
     np.testing.assert_allclose(numpy(got), expected, atol=2e-5)
 
 
+def test_ddim_with_the_clipped_model_output():
+    # A step whose x_0 leaves [-1, 1]: the direction's eps is recomputed from the
+    # clipped x_0 (diffusers' use_clipped_model_output=True), so that
+    # x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) eps holds for the pair the step uses.
+    t, prev = 900, 850
+    a_t, a_prev = ALPHAS[t], ALPHAS[prev]
+    x = 3.0 * X_T.astype("float64")
+    eps = -2.0 * np.ones_like(x)
+    x0 = np.clip((x - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t), -1, 1)
+    assert (np.abs((x - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t)) > 1).all()  # All clipped.
+    consistent = (x - np.sqrt(a_t) * x0) / np.sqrt(1 - a_t)
+    np.testing.assert_allclose(np.sqrt(a_t) * x0 + np.sqrt(1 - a_t) * consistent, x)
+    expected = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * consistent
+    args = (x.astype("float32"), eps.astype("float32"), np.float32(a_t), np.float32(a_prev))
+    got = samplers.ddim_step(*args, 0.0, Z, use_clipped_model_output=True)
+    np.testing.assert_allclose(numpy(got), expected, rtol=1e-4, atol=1e-4)
+    default = samplers.ddim_step(*args, 0.0, Z)  # The model's eps: another point.
+    np.testing.assert_allclose(numpy(default), np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * eps,
+                               rtol=1e-4, atol=1e-4)
+    assert np.abs(numpy(default) - expected).min() > 0.1
+    # Nothing clipped: both are the same step.
+    small = fake_denoiser(X_T, 500).astype("float32")
+    a_t, a_prev = np.float32(ALPHAS[500]), np.float32(ALPHAS[480])
+    np.testing.assert_allclose(
+        numpy(samplers.ddim_step(X_T, small, a_t, a_prev, 0.0, Z, use_clipped_model_output=True)),
+        numpy(samplers.ddim_step(X_T, small, a_t, a_prev, 0.0, Z)), atol=1e-5)
+
+
 def test_ddim_with_eta_0_ignores_the_noise():
     eps = fake_denoiser(X_T, 300).astype("float32")
     a_t, a_prev = np.float32(ALPHAS[300]), np.float32(ALPHAS[280])

@@ -75,8 +75,9 @@ def numpy_sampler(model, token_ids, num_steps, scale, sampler, seed):
         eps = eps_u + scale * (eps_c - eps_u)
         a_t, a_prev = alphas[t], (alphas[prev] if prev >= 0 else 1.0)
         x0 = np.clip((x - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t), -1, 1)
-        if sampler == "ddim":
-            x = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * eps
+        if sampler == "ddim":  # The direction's noise is that of the clipped x_0.
+            x = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * (x - np.sqrt(a_t) * x0) / np.sqrt(
+                1 - a_t)
         else:
             z = noise(i + 1)
             alpha, beta = a_t / a_prev, 1 - a_t / a_prev

@@ -78,7 +78,7 @@ def test_ddim_loop_converts_v_as_the_formulas():
         v = 0.3 * np.tanh(x) + 1e-4 * t
         a_t, a_prev = alphas[t], (alphas[prev] if prev >= 0 else 1.0)
         x0 = np.clip(np.sqrt(a_t) * x - np.sqrt(1 - a_t) * v, -1, 1)
-        eps = np.sqrt(1 - a_t) * x + np.sqrt(a_t) * v
+        eps = (x - np.sqrt(a_t) * x0) / np.sqrt(1 - a_t)  # The noise of the clipped x_0.
         x = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * eps
     np.testing.assert_allclose(images, np.clip(x, -1, 1), atol=2e-4)
 

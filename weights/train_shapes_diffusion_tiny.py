@@ -6,7 +6,7 @@
 
 Runs `kerasmm.recipes.generate_demo_weights.train_shapes_diffusion_tiny`:
 the `kerasmm demo generate` recipe with `GenerateDemoConfig.shipped()` (a
-~1.09M-parameter `TextToImageDiffusion` predicting v learns the single-shape scenes of
+~1.09M-parameter `TextToImageDiffusion` predicting v, min-SNR weighted, learns the single-shape scenes of
 the shapes train split, 32x32x3, their captions as prompts, with `fit`;
 the five `HELD_OUT_COMBOS` are never seen), saves it with `save_to_preset`
 (EMA weights and its `TextToImagePreprocessor`) into

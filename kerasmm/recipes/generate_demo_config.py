@@ -104,11 +104,12 @@ class GenerateDemoConfig:
     @classmethod
     def shipped(cls, **overrides):
         """The recipe of the shipped `shapes_diffusion_tiny` preset: a wider U-Net
-        (width 32, attention at 16x16 and 8x8) predicting v, 1000 steps, scored with
-        25 DDIM steps."""
+        (width 32, attention at 16x16 and 8x8) predicting v with min-SNR loss
+        weights, 8,000 steps, EMA 0.999, scored with 25 DDIM steps."""
         values = {"hidden_dim": 32, "channel_multipliers": (1, 2, 2),
-                  "attention_levels": (1, 2), "prediction_type": "v", "epochs": 5,
-                  "num_steps": 25}
+                  "attention_levels": (1, 2), "prediction_type": "v",
+                  "loss_weighting": "min_snr", "epochs": 16, "steps_per_epoch": 500,
+                  "ema_momentum": 0.999, "num_steps": 25}
         return cls(**{**values, **overrides})
 
     @classmethod

@@ -87,7 +87,8 @@ def worker(config):
                                 ops.full((2 * batch,), float(t)), tokens, mask])
             noise = samplers.guided_noise(noise[:batch], noise[batch:], GUIDANCE)
             x = samplers.ddim_step(x, noise, samplers.alpha_at(alphas, int(t)),
-                                   samplers.alpha_at(alphas, int(prev)))
+                                   samplers.alpha_at(alphas, int(prev)),
+                                   use_clipped_model_output=True)  # As `generate`.
         return ops.convert_to_numpy(ops.clip(x, -1.0, 1.0))
 
     start = time.perf_counter()

@@ -90,7 +90,8 @@ class Preprocessor(keras.layers.Layer):
         backbone_cls = cls.backbone_cls
         if backbone_cls is None and not cls.presets:
             raise TypeError(f"{cls.__name__}.backbone_cls is not set: it names the model "
-                            "class whose presets this preprocessor loads from")
+                            "class whose presets this preprocessor loads from (or set "
+                            f"{cls.__name__}.presets to a registry of its own)")
         check_overrides(cls, overrides)
         if backbone_cls is None:
             presets, converters = cls.presets, None

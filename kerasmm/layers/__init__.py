@@ -9,6 +9,7 @@ from kerasmm.layers.position import (
     FourierPositionEncoding,
     LearnedPositionEmbedding,
     SinusoidalPositionEncoding,
+    sincos_2d_positions,
 )
 from kerasmm.layers.latents import LatentArray
 from kerasmm.layers.patching import ConvPatchEmbedding

@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasmm.utils.checks import check_positive_int
@@ -169,6 +170,43 @@ class LearnedPositionEmbedding(keras.layers.Layer):
             "initializer": keras.initializers.serialize(self.initializer),
         })
         return config
+
+
+def sincos_2d_positions(grid_size, dim):
+    """Fixed 2D sine-cosine positions of a `grid_size x grid_size` patch grid.
+
+    MAE's `get_2d_sincos_pos_embed` (He et al. 2022; also MoCo v3): the
+    first `dim / 2` channels encode the column and the last `dim / 2` the
+    row, each as `[sin(p * w_k), cos(p * w_k)]` with
+    `w_k = 10000 ** (-k / (dim / 4))`, `k < dim / 4`. Patches are in
+    row-major order, as `PatchEmbedding` returns them. A table whose dot
+    products fall off with distance along both axes, as a start for a
+    learned position table trained from scratch (a normal table of std 0.02
+    is nearly invisible beside a convolutional stem's tokens).
+
+    Args:
+        grid_size: int, patches per side.
+        dim: int, a multiple of 4: the width of each position.
+
+    Returns:
+        NumPy float32 `(grid_size * grid_size, dim)`.
+
+    Example:
+    >>> table = sincos_2d_positions(4, 8)
+    >>> table.shape, float(table[0, 0]), float(table[0, 1])
+    ((16, 8), 0.0, 0.0)
+    """
+    grid_size = check_positive_int("grid_size", grid_size)
+    if check_positive_int("dim", dim) % 4:
+        raise ValueError(f"dim must be a multiple of 4. Received: dim={dim}")
+    omega = 1.0 / 10000 ** (np.arange(dim // 4, dtype="float64") / (dim / 4))
+    rows, cols = np.meshgrid(np.arange(grid_size), np.arange(grid_size), indexing="ij")
+
+    def encode(positions):
+        angles = np.outer(positions.ravel(), omega)
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    return np.concatenate([encode(cols), encode(rows)], axis=1).astype("float32")
 
 
 def build_linear_positions(index_dims, output_range=(-1.0, 1.0)):

@@ -9,6 +9,7 @@ blanked (image-only): what each modality alone can answer. The fusion
 model is saved as `.keras`. Every value comes from one `VQADemoConfig`.
 """
 
+import dataclasses
 import os
 import time
 
@@ -82,6 +83,18 @@ def training_data(config):
     return train
 
 
+def position_warmup_data(config):
+    """The position questions of `config`'s training scenes, for the warm-up
+    stage (`position_warmup_epochs`): every two-shape scene asked where one
+    of its shapes is relative to the other, plus the lone-shape sides
+    (`single_position_fraction`) and twins (`swapped_positions`) as
+    configured."""
+    data = training_data(dataclasses.replace(config, pair_type_weights=(0, 0, 0, 0, 1)))
+    index = np.flatnonzero([t == "position" for t in data["question_types"]])
+    return {k: v[index] if isinstance(v, np.ndarray) else [v[i] for i in index]
+            for k, v in data.items()}
+
+
 def build_vqa_model(config, tokenizer, num_answers):
     """The demo's ViLT for `tokenizer`'s ids, with its head
     (`MultimodalClassifier` for sentiment)."""
@@ -91,7 +104,8 @@ def build_vqa_model(config, tokenizer, num_answers):
                     num_layers=config.num_layers, num_heads=config.num_heads,
                     max_sequence_length=tokenizer.sequence_length,
                     intermediate_dim=config.intermediate_dim, dropout=config.dropout,
-                    patch_stem=config.patch_stem)
+                    patch_stem=config.patch_stem,
+                    position_initializer=config.position_initializer)
     if config.dataset == "sentiment":
         return MultimodalClassifier(backbone, num_classes=num_answers)
     return VQAClassifier(backbone, num_answers=num_answers)
@@ -165,8 +179,16 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
         model = build_vqa_model(config, tokenizer, len(answers))
         log(f"[{run}] training a {model.count_params():,}-parameter ViLT on "
             f"{config.dataset}: {config.epochs} epochs x {config.steps_per_epoch} steps of "
-            f"{config.batch_size}" + (f", {blank} blanked" if blank else ""))
-        _, seconds[run] = train_vqa_model(model, train, tokenizer, config, blank, verbose)
+            f"{config.batch_size}" + (f" after {config.position_warmup_epochs} of position "
+                                      "questions" if config.position_warmup_epochs else "")
+            + (f", {blank} blanked" if blank else ""))
+        seconds[run] = 0.0
+        if config.position_warmup_epochs:
+            warmup = dataclasses.replace(config, epochs=config.position_warmup_epochs)
+            _, seconds[run] = train_vqa_model(model, position_warmup_data(config), tokenizer,
+                                              warmup, blank, verbose)
+        _, stage = train_vqa_model(model, train, tokenizer, config, blank, verbose)
+        seconds[run] += stage
         by_group[run] = evaluate_vqa_model(model, test, tokenizer, config, blank)
         log(f"[{run}] test accuracy {by_group[run]['all']:.3f} "
             f"(trained {seconds[run]:.0f} s)")

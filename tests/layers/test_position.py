@@ -8,6 +8,7 @@ from kerasmm.layers import (
     FourierPositionEncoding,
     LearnedPositionEmbedding,
     SinusoidalPositionEncoding,
+    sincos_2d_positions,
 )
 from tests.test_case import TestCase, to_numpy
 
@@ -248,3 +249,41 @@ class TestFourierPositionEncoding(TestCase):
             layer(rand(2, 1), pos=rand(5, 3))
         with pytest.raises(ValueError, match="pos batch=3, inputs batch=2"):
             layer(rand(2, 1), pos=rand(3, 5, 2))
+
+
+def mae_2d_sincos(embed_dim, grid_size):
+    """MAE's `util/pos_embed.py: get_2d_sincos_pos_embed` (facebookresearch/mae),
+    written out as there: the reference the table must equal."""
+    grid_h = np.arange(grid_size, dtype=np.float32)
+    grid_w = np.arange(grid_size, dtype=np.float32)
+    grid = np.meshgrid(grid_w, grid_h)  # here w goes first
+    grid = np.stack(grid, axis=0).reshape([2, 1, grid_size, grid_size])
+
+    def one_d(dim, pos):
+        omega = np.arange(dim // 2, dtype=float) / (dim / 2.0)
+        omega = 1.0 / 10000**omega
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+    return np.concatenate([one_d(embed_dim // 2, grid[0]), one_d(embed_dim // 2, grid[1])],
+                          axis=1)
+
+
+@pytest.mark.parametrize("grid_size, dim", [(1, 4), (4, 8), (7, 64)])
+def test_sincos_2d_positions_equal_mae(grid_size, dim):
+    table = sincos_2d_positions(grid_size, dim)
+    assert table.shape == (grid_size * grid_size, dim) and table.dtype == np.float32
+    np.testing.assert_allclose(table, mae_2d_sincos(dim, grid_size), atol=1e-6)
+    # Row-major patches: the first half follows the column, the second the row.
+    square = table.reshape(grid_size, grid_size, dim)
+    np.testing.assert_allclose(square[:, :, : dim // 2], square[:1, :, : dim // 2].repeat(
+        grid_size, axis=0))
+    np.testing.assert_allclose(square[:, :, dim // 2:], square[:, :1, dim // 2:].repeat(
+        grid_size, axis=1))
+
+
+def test_sincos_2d_positions_errors():
+    with pytest.raises(ValueError, match="dim must be a multiple of 4. Received: dim=6"):
+        sincos_2d_positions(4, 6)
+    with pytest.raises(ValueError, match="grid_size"):
+        sincos_2d_positions(0, 8)

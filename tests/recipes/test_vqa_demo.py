@@ -44,7 +44,7 @@ def test_config_validates():
         VQADemoConfig(patch_stem="overlap")
     with pytest.raises(ValueError, match="patch_size must be a power of two.*patch_size=12"):
         VQADemoConfig(image_size=48, patch_size=12, patch_stem="conv")
-    assert VQADemoConfig(image_size=48, patch_size=12).patch_size == 12
+    assert VQADemoConfig(image_size=48, patch_size=12, patch_stem="linear").patch_size == 12
 
 
 def test_each_demo_gets_its_recipe():
@@ -54,7 +54,8 @@ def test_each_demo_gets_its_recipe():
 
     shapes = vqa_demo_config(Namespace(epochs=3), "shapes_vqa")
     assert (shapes.image_size, shapes.patch_size, shapes.patch_stem, shapes.epochs) == (
-        64, 16, "linear", 3)
+        32, 8, "conv", 3)
+    assert (shapes.position_initializer, shapes.swapped_positions) == ("sincos", True)
     charts = vqa_demo_config(Namespace(), "chart_qa")
     assert charts == VQADemoConfig.for_dataset("chart_qa")
     assert (charts.dataset, charts.image_size, charts.dropout, charts.patch_stem) == (
@@ -111,10 +112,11 @@ def test_training_mix_changes_only_the_training_split():
     with pytest.raises(ValueError, match="pair_type_weights must be 5"):
         VQADemoConfig(pair_type_weights=(1, 1))
     config = VQADemoConfig.small(num_train=300, pair_type_weights=(0, 0, 0, 0, 1),
-                                 single_position_fraction=1.0)
+                                 single_position_fraction=1.0, swapped_positions=False)
     mixed = training_data(config)
     plain = training_data(VQADemoConfig.small(num_train=300, pair_type_weights=None,
-                                              single_position_fraction=0.0))
+                                              single_position_fraction=0.0,
+                                              swapped_positions=False))
     np.testing.assert_array_equal(mixed["images"], plain["images"])
     types = np.array(mixed["question_types"])
     assert (types == "position").mean() > 2 * (np.array(plain["question_types"]) ==
@@ -124,7 +126,9 @@ def test_training_mix_changes_only_the_training_split():
     assert len(charts["questions"]) == 20
     with pytest.raises(ValueError, match="swapped_positions"):
         VQADemoConfig(swapped_positions=1)
-    twins = training_data(VQADemoConfig.small(num_train=300, swapped_positions=True))
+    twins = training_data(VQADemoConfig.small(num_train=300, swapped_positions=True,
+                                              pair_type_weights=None,
+                                              single_position_fraction=0.0))
     pairs = int((np.array(plain["question_types"]) == "position").sum())
     assert pairs > 0 and len(twins["questions"]) == 300 + pairs == len(twins["images"])
     assert twins["questions"][:300] == plain["questions"]
@@ -144,3 +148,30 @@ def test_patch_stem_reaches_the_vilt():
     logits = model({"images": data["images"].astype("float32") / 127.5 - 1,
                     **tokenizer(data["questions"])})
     assert tuple(logits.shape) == (2, len(SHAPES_VQA_ANSWERS))
+
+
+def test_position_warmup_data_asks_every_pair_where_it_is():
+    from kerasmm.recipes.vqa_demo import position_warmup_data
+
+    with pytest.raises(ValueError, match="position_warmup_epochs is for dataset='shapes_vqa'"):
+        VQADemoConfig.for_dataset("chart_qa", position_warmup_epochs=2)
+    with pytest.raises(ValueError, match="position_warmup_epochs"):
+        VQADemoConfig(position_warmup_epochs=-1)
+    config = VQADemoConfig.small(num_train=300, single_position_fraction=1.0,
+                                 swapped_positions=True, pair_type_weights=None)
+    warm = position_warmup_data(config)
+    assert set(warm["question_types"]) == {"position"}
+    assert len(warm["questions"]) == len(warm["images"]) == len(warm["answer_ids"])
+    # Every two-shape scene whose shapes can be told apart, asked both ways.
+    scenes = generate_shapes_vqa("train", 300, 32)
+    distinct = (scenes["num_shapes"] == 2) & (
+        (scenes["colors"][:, 0] != scenes["colors"][:, 1])
+        | (scenes["shapes"][:, 0] != scenes["shapes"][:, 1]))
+    pair = warm["num_shapes"] == 2
+    assert pair.sum() == 2 * distinct.sum() > 0
+    # The answer's axis is the scene's layout (relation 1: side by side).
+    horizontal = np.isin(np.array(warm["answers"]), ["left", "right"])
+    np.testing.assert_array_equal(horizontal[pair], warm["relation"][pair] == 1)
+    assert all(q.endswith(" to the image?")
+               for q, p in zip(warm["questions"], pair) if not p)
+    assert (~pair).sum() > 0

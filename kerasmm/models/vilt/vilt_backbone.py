@@ -44,6 +44,10 @@ class ViLT(keras.Model):
         patch_stem: `"linear"` (ViLT's patchify, that of converted
             checkpoints) or `"conv"` (stride-2 3x3 convolutions,
             `kerasmm.layers.ConvPatchEmbedding`, for training from scratch).
+        position_initializer: the image position table's start, `"normal"`
+            (ViLT's std 0.02) or `"sincos"` (2D sine-cosine,
+            `kerasmm.layers.sincos_2d_positions`; for training from scratch
+            with `patch_stem="conv"`, whose tokens drown a 0.02 table).
 
     Call arguments:
         inputs: dict with `"images"` float `(B, H, W, 3)` (`H`, `W`
@@ -74,7 +78,7 @@ class ViLT(keras.Model):
                  num_heads, max_sequence_length, intermediate_dim=None,
                  type_vocabulary_size=2, modality_type_vocabulary_size=2,
                  activation="gelu", layer_norm_epsilon=1e-12, dropout=0.0,
-                 patch_stem="linear", **kwargs):
+                 patch_stem="linear", position_initializer="normal", **kwargs):
         super().__init__(**kwargs)
         check_tower_args(num_heads, "hidden_dim", hidden_dim, activation,
                          vocabulary_size=vocabulary_size, num_layers=num_layers,
@@ -86,6 +90,7 @@ class ViLT(keras.Model):
         self.image_size = image_size
         self.patch_size = patch_size
         self.patch_stem = patch_stem
+        self.position_initializer = position_initializer
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.num_heads = num_heads
@@ -111,6 +116,7 @@ class ViLT(keras.Model):
         self.embedding_norm = layer_norm(layer_norm_epsilon, "embedding_norm", dtype)
         self.image_embedding = ViLTImageEmbedding(image_size, patch_size, hidden_dim,
                                                   patch_stem=patch_stem,
+                                                  position_initializer=position_initializer,
                                                   name="image_embedding", dtype=dtype)
         self.modality_embedding = embedding(modality_type_vocabulary_size,
                                             "modality_embedding")
@@ -201,5 +207,5 @@ class ViLT(keras.Model):
             "vocabulary_size", "image_size", "patch_size", "hidden_dim", "num_layers",
             "num_heads", "max_sequence_length", "intermediate_dim", "type_vocabulary_size",
             "modality_type_vocabulary_size", "activation", "layer_norm_epsilon", "dropout",
-            "patch_stem")})
+            "patch_stem", "position_initializer")})
         return config

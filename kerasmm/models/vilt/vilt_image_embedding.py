@@ -1,10 +1,12 @@
 """ViLT's patch tokens: a class token, patches, positions resized per image."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasmm.layers import ConvPatchEmbedding
 from kerasmm.layers import PatchEmbedding
+from kerasmm.layers import sincos_2d_positions
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.utils.checks import check_choice
 from kerasmm.utils.checks import check_divisible
@@ -50,6 +52,11 @@ class ViLTImageEmbedding(keras.layers.Layer):
             or `"conv"` (`kerasmm.layers.ConvPatchEmbedding`: stride-2 3x3
             convolutions, for models trained from scratch; `patch_size`
             must be a power of two).
+        position_initializer: `"normal"` (ViLT's: std 0.02) or `"sincos"`
+            (`kerasmm.layers.sincos_2d_positions` for the patches, zeros for
+            the class token; still learned; `hidden_dim` a multiple of 4):
+            for training from scratch, where a convolutional stem's tokens
+            would drown a 0.02 table (converted weights replace either).
 
     Call arguments:
         images: float `(B, H, W, 3)`, `H` and `W` multiples of `patch_size`.
@@ -68,7 +75,8 @@ class ViLTImageEmbedding(keras.layers.Layer):
     ((2, 7, 8), (2, 7))
     """
 
-    def __init__(self, image_size, patch_size, hidden_dim, patch_stem="linear", **kwargs):
+    def __init__(self, image_size, patch_size, hidden_dim, patch_stem="linear",
+                 position_initializer="normal", **kwargs):
         super().__init__(**kwargs)
         for name, value in (("image_size", image_size), ("patch_size", patch_size),
                             ("hidden_dim", hidden_dim)):
@@ -79,6 +87,11 @@ class ViLTImageEmbedding(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.grid = image_size // patch_size
         self.patch_stem = check_choice("patch_stem", patch_stem, ("linear", "conv"))
+        self.position_initializer = check_choice("position_initializer", position_initializer,
+                                                 ("normal", "sincos"))
+        if position_initializer == "sincos" and hidden_dim % 4:
+            raise ValueError("hidden_dim must be a multiple of 4 for position_initializer="
+                             f"'sincos'. Received: hidden_dim={hidden_dim}")
         stem = PatchEmbedding if patch_stem == "linear" else ConvPatchEmbedding
         self.patch_embedding = stem(patch_size, hidden_dim, name="patch_embedding",
                                     dtype=self.dtype_policy)
@@ -86,9 +99,17 @@ class ViLTImageEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         self.class_token = self.add_weight(shape=(self.hidden_dim,), name="class_token",
                                            initializer=normal(0.02))
+        initializer = normal(0.02)
+        if self.position_initializer == "sincos":
+            table = np.concatenate([np.zeros((1, self.hidden_dim), "float32"),
+                                    sincos_2d_positions(self.grid, self.hidden_dim)])
+
+            def initializer(shape, dtype=None):
+                return ops.cast(table, dtype)
+
         self.position_embedding = self.add_weight(
             shape=(self.grid * self.grid + 1, self.hidden_dim), name="position_embedding",
-            initializer=normal(0.02))
+            initializer=initializer)
         self.patch_embedding.build((None, None, None, 3))
 
     def call(self, images, pixel_mask=None):
@@ -133,5 +154,6 @@ class ViLTImageEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"image_size": self.image_size, "patch_size": self.patch_size,
-                       "hidden_dim": self.hidden_dim, "patch_stem": self.patch_stem})
+                       "hidden_dim": self.hidden_dim, "patch_stem": self.patch_stem,
+                       "position_initializer": self.position_initializer})
         return config

@@ -169,3 +169,22 @@ class TestHeads(TestCase):
         self.run_model_test(model, inputs(np.random.default_rng(7)),
                             expected_output_shape=(2, 1),
                             frozen_weights=("token_type_embedding",))
+
+
+def test_sincos_position_initializer():
+    from kerasmm.layers import sincos_2d_positions
+
+    model = backbone(position_initializer="sincos", patch_stem="conv")
+    table = np.asarray(model.image_embedding.position_embedding)
+    np.testing.assert_array_equal(table[0], np.zeros(8))
+    np.testing.assert_allclose(table[1:], sincos_2d_positions(4, 8), atol=1e-7)
+    assert model.image_embedding.position_embedding.trainable
+    # The default keeps ViLT's small normal table.
+    assert np.abs(np.asarray(backbone().image_embedding.position_embedding)).max() < 0.2
+    again = ViLT.from_config(model.get_config())
+    assert again.position_initializer == "sincos"
+    np.testing.assert_allclose(np.asarray(again.image_embedding.position_embedding), table)
+    with pytest.raises(ValueError, match="position_initializer must be one of.*'fourier'"):
+        backbone(position_initializer="fourier")
+    with pytest.raises(ValueError, match="hidden_dim must be a multiple of 4.*hidden_dim=6"):
+        backbone(position_initializer="sincos", hidden_dim=6, num_heads=2)

@@ -117,15 +117,16 @@ def _question(rng, colors, kinds, sizes, num_shapes, relation, weights=_PAIR_TYP
     return qtype, question, COUNT_WORDS[count]
 
 
-def check_pair_type_weights(weights):
+def check_pair_type_weights(weights, name="pair_type_weights"):
     """`weights` (5 non-negative numbers, not all zero, one per
-    `SHAPES_VQA_QUESTION_TYPES`) normalised to sum to 1; None: the dataset's."""
+    `SHAPES_VQA_QUESTION_TYPES`) normalised to sum to 1; None: the dataset's.
+    `name` is the argument an error names."""
     if weights is None:
         return _PAIR_TYPE_WEIGHTS
     array = np.asarray(weights, dtype="float64")
     if array.shape != (5,) or not np.all(array >= 0) or not array.sum() > 0:
-        raise ValueError("pair_type_weights must be 5 non-negative numbers, not all zero. "
-                         f"Received: pair_type_weights={weights!r}")
+        raise ValueError(f"{name} must be 5 non-negative numbers, not all zero. "
+                         f"Received: {name}={weights!r}")
     return tuple(array / array.sum())
 
 

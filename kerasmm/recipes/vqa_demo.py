@@ -20,6 +20,7 @@ from kerasmm.datasets import chart_qa
 from kerasmm.datasets import multimodal_sentiment
 from kerasmm.datasets import shapes_vqa
 from kerasmm.datasets.qa_pipeline import qa_batches
+from kerasmm.datasets.shapes_vqa import check_pair_type_weights
 from kerasmm.models import ViLT
 from kerasmm.recipes.demo_command import demo_config
 from kerasmm.recipes.demo_command import run_demo_command
@@ -83,14 +84,15 @@ def training_data(config):
     return train
 
 
-def position_warmup_data(config):
-    """The position questions of `config`'s training scenes, for the warm-up
-    stage (`position_warmup_epochs`): every two-shape scene asked where one
-    of its shapes is relative to the other, plus the lone-shape sides
-    (`single_position_fraction`) and twins (`swapped_positions`) as
-    configured."""
-    data = training_data(dataclasses.replace(config, pair_type_weights=(0, 0, 0, 0, 1)))
-    index = np.flatnonzero([t == "position" for t in data["question_types"]])
+def warmup_stage_data(config):
+    """The training scenes of `config` asked only the question types of the
+    warm-up stage (`warmup_stage_epochs`): two-shape scenes drawn with
+    `warmup_stage_weights`, lone shapes' sides and twins as configured, and
+    only the examples of a type whose weight is above zero kept."""
+    weights = check_pair_type_weights(config.warmup_stage_weights)
+    data = training_data(dataclasses.replace(config, pair_type_weights=weights))
+    types = {t for t, w in zip(shapes_vqa.SHAPES_VQA_QUESTION_TYPES, weights) if w > 0}
+    index = np.flatnonzero([t in types for t in data["question_types"]])
     return {k: v[index] if isinstance(v, np.ndarray) else [v[i] for i in index]
             for k, v in data.items()}
 
@@ -179,13 +181,13 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
         model = build_vqa_model(config, tokenizer, len(answers))
         log(f"[{run}] training a {model.count_params():,}-parameter ViLT on "
             f"{config.dataset}: {config.epochs} epochs x {config.steps_per_epoch} steps of "
-            f"{config.batch_size}" + (f" after {config.position_warmup_epochs} of position "
-                                      "questions" if config.position_warmup_epochs else "")
+            f"{config.batch_size}" + (f" after {config.warmup_stage_epochs} of the warm-up "
+                                      "stage" if config.warmup_stage_epochs else "")
             + (f", {blank} blanked" if blank else ""))
         seconds[run] = 0.0
-        if config.position_warmup_epochs:
-            warmup = dataclasses.replace(config, epochs=config.position_warmup_epochs)
-            _, seconds[run] = train_vqa_model(model, position_warmup_data(config), tokenizer,
+        if config.warmup_stage_epochs:
+            warmup = dataclasses.replace(config, epochs=config.warmup_stage_epochs)
+            _, seconds[run] = train_vqa_model(model, warmup_stage_data(config), tokenizer,
                                               warmup, blank, verbose)
         _, stage = train_vqa_model(model, train, tokenizer, config, blank, verbose)
         seconds[run] += stage

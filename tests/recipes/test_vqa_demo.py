@@ -150,16 +150,24 @@ def test_patch_stem_reaches_the_vilt():
     assert tuple(logits.shape) == (2, len(SHAPES_VQA_ANSWERS))
 
 
-def test_position_warmup_data_asks_every_pair_where_it_is():
-    from kerasmm.recipes.vqa_demo import position_warmup_data
+def test_warmup_stage_data_keeps_the_warmup_types():
+    import dataclasses
 
-    with pytest.raises(ValueError, match="position_warmup_epochs is for dataset='shapes_vqa'"):
-        VQADemoConfig.for_dataset("chart_qa", position_warmup_epochs=2)
-    with pytest.raises(ValueError, match="position_warmup_epochs"):
-        VQADemoConfig(position_warmup_epochs=-1)
+    from kerasmm.datasets.shapes import SHAPES
+    from kerasmm.recipes.vqa_demo import warmup_stage_data
+
+    with pytest.raises(ValueError, match="warmup_stage_epochs is for dataset='shapes_vqa'"):
+        VQADemoConfig.for_dataset("chart_qa", warmup_stage_epochs=2)
+    with pytest.raises(ValueError, match="warmup_stage_epochs"):
+        VQADemoConfig(warmup_stage_epochs=-1)
+    with pytest.raises(ValueError, match="warmup_stage_weights must be 5.*=\\(1, 1\\)"):
+        VQADemoConfig(warmup_stage_weights=(1, 1))
+    with pytest.raises(ValueError, match="warmup_stage_weights must be 5"):
+        VQADemoConfig(warmup_stage_weights=None)
     config = VQADemoConfig.small(num_train=300, single_position_fraction=1.0,
-                                 swapped_positions=True, pair_type_weights=None)
-    warm = position_warmup_data(config)
+                                 swapped_positions=True, pair_type_weights=None,
+                                 warmup_stage_weights=(0, 0, 0, 0, 1))
+    warm = warmup_stage_data(config)
     assert set(warm["question_types"]) == {"position"}
     assert len(warm["questions"]) == len(warm["images"]) == len(warm["answer_ids"])
     # Every two-shape scene whose shapes can be told apart, asked both ways.
@@ -175,3 +183,9 @@ def test_position_warmup_data_asks_every_pair_where_it_is():
     assert all(q.endswith(" to the image?")
                for q, p in zip(warm["questions"], pair) if not p)
     assert (~pair).sum() > 0
+    # Position and shape questions: only those two types are kept.
+    both = warmup_stage_data(dataclasses.replace(config, warmup_stage_weights=(0, 0.4, 0, 0,
+                                                                               0.6)))
+    types = np.array(both["question_types"])
+    assert set(types) == {"position", "shape"}
+    assert set(np.array(both["answers"])[types == "shape"]) <= set(SHAPES)

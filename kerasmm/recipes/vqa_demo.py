@@ -20,7 +20,6 @@ from kerasmm.datasets import chart_qa
 from kerasmm.datasets import multimodal_sentiment
 from kerasmm.datasets import shapes_vqa
 from kerasmm.datasets.qa_pipeline import qa_batches
-from kerasmm.datasets.shapes_vqa import check_pair_type_weights
 from kerasmm.models import ViLT
 from kerasmm.recipes.demo_command import demo_config
 from kerasmm.recipes.demo_command import run_demo_command
@@ -89,7 +88,7 @@ def warmup_stage_data(config):
     warm-up stage (`warmup_stage_epochs`): two-shape scenes drawn with
     `warmup_stage_weights`, lone shapes' sides and twins as configured, and
     only the examples of a type whose weight is above zero kept."""
-    weights = check_pair_type_weights(config.warmup_stage_weights)
+    weights = config.warmup_stage_weights
     data = training_data(dataclasses.replace(config, pair_type_weights=weights))
     types = {t for t, w in zip(shapes_vqa.SHAPES_VQA_QUESTION_TYPES, weights) if w > 0}
     index = np.flatnonzero([t in types for t in data["question_types"]])
@@ -174,6 +173,11 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
     generate, make_tokenizer, answers, _, _ = DATASETS[config.dataset]
     tokenizer = make_tokenizer()
     train = training_data(config)
+    # (data, config) of each `fit`: the warm-up stage, if any, then the mix.
+    stages = [(train, config)]
+    if config.warmup_stage_epochs:
+        stages.insert(0, (warmup_stage_data(config),
+                          dataclasses.replace(config, epochs=config.warmup_stage_epochs)))
     test = generate("test", config.num_test, config.image_size)
     by_group, seconds, model_path = {}, {}, None
     for run in config.runs:
@@ -184,13 +188,8 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
             f"{config.batch_size}" + (f" after {config.warmup_stage_epochs} of the warm-up "
                                       "stage" if config.warmup_stage_epochs else "")
             + (f", {blank} blanked" if blank else ""))
-        seconds[run] = 0.0
-        if config.warmup_stage_epochs:
-            warmup = dataclasses.replace(config, epochs=config.warmup_stage_epochs)
-            _, seconds[run] = train_vqa_model(model, warmup_stage_data(config), tokenizer,
-                                              warmup, blank, verbose)
-        _, stage = train_vqa_model(model, train, tokenizer, config, blank, verbose)
-        seconds[run] += stage
+        seconds[run] = sum(train_vqa_model(model, data, tokenizer, stage, blank, verbose)[1]
+                           for data, stage in stages)
         by_group[run] = evaluate_vqa_model(model, test, tokenizer, config, blank)
         log(f"[{run}] test accuracy {by_group[run]['all']:.3f} "
             f"(trained {seconds[run]:.0f} s)")

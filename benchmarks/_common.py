@@ -347,7 +347,8 @@ def block(value):
     # on an accelerator, reading one element back synchronises.
     for leaf in keras.tree.flatten(value):
         if hasattr(leaf, "numpy"):
-            np.asarray(leaf if len(leaf.shape) == 0 else leaf[(0,) * len(leaf.shape)])
+            element = leaf if len(leaf.shape) == 0 else leaf[(0,) * len(leaf.shape)]
+            element.numpy()  # Not np.asarray: that refuses a bfloat16 tensor.
             break
     return value
 

@@ -15,8 +15,11 @@ SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "blip_generate.py")
 
 
 @pytest.mark.slow
-def test_blip_generate_quick_without_torch():
-    out = run_quick("blip_generate.py", "--hf-python", "/nonexistent/python", "--repeats", "1")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_blip_generate_quick_without_torch(dtype):
+    out = run_quick("blip_generate.py", "--hf-python", "/nonexistent/python", "--repeats", "1",
+                    "--dtype", dtype)
+    assert f"random weights, {dtype}" in out
     assert "kerasmm compiled" in out and "(traces: 1)" in out
     assert "compiled vs eager speed-up:" in out
     assert "Hugging Face      skipped: no Python with torch" in out

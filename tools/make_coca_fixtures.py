@@ -38,8 +38,8 @@ a tiny CLIP BPE of its 528-token vocabulary (the 512 byte tokens, the 14
   (`encode_text`), `logits` (`model(image, text)["logits"]`, teacher-forced,
   `(B, L, V)`), `logit_scale` (the stored log) and `generated`: greedy
   decoding exactly as open_clip's `CoCa.generate` does it with
-  `use_cache=False` (see `greedy`: open_clip's own `generate` does not run
-  on the installed transformers 5), `GENERATE_LENGTH` ids with the start
+  `use_cache=False` (see `greedy`: open_clip's own `generate` did not run
+  on the transformers 5 release first used), `GENERATE_LENGTH` ids with the start
   token first and pad 0 after the end token; `min_margin` is the smallest
   gap between the best and the second-best logit over the greedy steps.
   Then `texts` and `text_ids` (open_clip's tokenizer on them, context 12);
@@ -55,6 +55,16 @@ The decoder's last LayerNorm bias is nudged along the end token's output
 column until greedy decoding ends some, not all, rows early, so that the
 fixture covers the end token; those rows never emit the pad id 0 before
 their end (`forced_generated` covers that). Deterministic.
+
+`--beam` writes `beam_reference.npz` beside them, from the committed weights
+(the other files are left as they are): open_clip's own `CoCa.generate` on
+`reference.npz`'s images with its defaults (`generation_type="beam_search"`,
+`num_beams=6`, `num_beam_groups=3`, which transformers 5 lacks, so open_clip
+falls back to plain 6-beam search and says so; `min_seq_len=5`, counting the
+start token) and `seq_len=GENERATE_LENGTH`: `beam_generated`, ids with the
+start token first (no row ends early: the end-token bookkeeping of beam
+search is checked on BLIP against Hugging Face's). Last written with
+transformers 5.24.0 and torch 2.13.0.
 
 `--full-size DIR` writes instead a random-weight open_clip `coca_ViT-B-32`
 (the released architecture, 1 GB) and its reference outputs to `DIR`
@@ -175,8 +185,8 @@ def greedy(model, pixels, length=GENERATE_LENGTH, start=START, end=END, pad=PAD,
     each step reruns the text tower and the decoder, `model(image, ids)`,
     on the whole prefix and takes the last position's argmax; finished rows
     get the pad id), written out here because `MultimodalGenerationWrapper`
-    does not run on the installed transformers 5 (it lacks
-    `get_experts_implementation`). Returns `(ids (B, <= length), start
+    did not run on the transformers 5 release this fixture was first written
+    with (it lacked `get_experts_implementation`; 5.24.0 runs it, see `--beam`). Returns `(ids (B, <= length), start
     first; the smallest best-minus-second logit gap of the live rows)`.
     `prompt` (ids every row starts with after the start token) is fed as
     given, as open_clip's `generate(text=...)`.
@@ -311,6 +321,26 @@ def full_size(directory):
     print(directory, "parameters:", sum(p.numel() for p in model.parameters()))
 
 
+def beam():
+    """`beam_reference.npz`: open_clip's own beam-search `generate` on the
+    committed fixture (see the module docstring)."""
+    from safetensors.torch import load_file
+
+    coca_class = _open_clip_coca()
+    model = coca_class(embed_dim=MODEL_CFG["embed_dim"],
+                       multimodal_cfg=MODEL_CFG["multimodal_cfg"],
+                       text_cfg=MODEL_CFG["text_cfg"], vision_cfg=MODEL_CFG["vision_cfg"],
+                       quick_gelu=MODEL_CFG["quick_gelu"]).eval()
+    model.load_state_dict(load_file(os.path.join(DIRECTORY, "open_clip_model.safetensors")))
+    images = np.load(os.path.join(DIRECTORY, "reference.npz"))["images"]
+    pixels = torch.from_numpy(images.transpose(0, 3, 1, 2))
+    ids = model.generate(pixels, seq_len=GENERATE_LENGTH, sot_token_id=START,
+                         eos_token_id=END, pad_token_id=PAD)
+    print(ids)
+    np.savez(os.path.join(DIRECTORY, "beam_reference.npz"),
+             beam_generated=ids.numpy().astype("int32"))
+
+
 def main():
     coca_class = _open_clip_coca()
 
@@ -364,5 +394,7 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--full-size":
         full_size(sys.argv[2])
+    elif sys.argv[1:] == ["--beam"]:
+        beam()
     else:
         main()

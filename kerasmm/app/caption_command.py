@@ -1,7 +1,8 @@
 """`kerasmm caption`: caption photos with a pretrained captioner.
 
     kerasmm caption PHOTO... [--preset NAME|DIR|hf://ORG/REPO] [--max-length N]
-                    [--strategy greedy|beam] [--num-beams N] [--allow-unpinned] [--json]
+                    [--strategy greedy|beam] [--num-beams N] [--min-length N]
+                    [--allow-unpinned] [--json]
 
 Loads `kerasmm.tasks.ImageCaptioner.from_preset(PRESET)` (BLIP), or
 `kerasmm.models.CoCa.from_preset(PRESET)` for a CoCa preset (weights and
@@ -17,6 +18,7 @@ import json
 import os
 import sys
 
+from kerasmm.app.arguments import non_negative_int
 from kerasmm.app.arguments import positive_int
 
 DEFAULT_PRESET = "blip_captioning_base"
@@ -38,6 +40,10 @@ def add_parser(commands):
                         help="decoding: greedy or beam search (default greedy)")
     parser.add_argument("--num-beams", type=positive_int, default=3,
                         help="beams of --strategy beam (default 3)")
+    parser.add_argument("--min-length", type=non_negative_int, default=0,
+                        help="fewest new tokens before the end token may come (default 0; "
+                             "open_clip's CoCa default: --strategy beam --num-beams 6 "
+                             "--min-length 4 --max-length 29)")
     parser.add_argument("--allow-unpinned", action="store_true",
                         help="accept a remote preset not pinned to a commit")
     parser.add_argument("--json", action="store_true",
@@ -112,7 +118,8 @@ def run_caption_command(args):
     except ValueError as error:
         print(f"kerasmm caption: error: {error}", file=sys.stderr, flush=True)
         return 2
-    kwargs = {"max_length": args.max_length, "strategy": args.strategy}
+    kwargs = {"max_length": args.max_length, "strategy": args.strategy,
+              "min_length": args.min_length}
     if args.strategy == "beam":
         kwargs["num_beams"] = args.num_beams
     captions = caption_photos(captioner, photos, **kwargs)

@@ -18,8 +18,8 @@ def fixture(name):
     return os.path.join(FIXTURES, name)
 
 
-def reference(name):
-    with np.load(os.path.join(fixture(name), "reference.npz")) as data:
+def reference(name, file_name="reference.npz"):
+    with np.load(os.path.join(fixture(name), file_name)) as data:
         return dict(data)
 
 

@@ -231,6 +231,21 @@ def test_detokenize_matches_open_clip_decode():
     assert preprocessor.detokenize(ids[:, 1:]) == ["a photo of a cat", "the red dog"]
 
 
+@pytest.mark.slow  # One XLA compilation (~10 s on 2 shared cores).
+def test_beam_generate_matches_open_clips_default_generate():
+    """open_clip's `CoCa.generate` defaults (6 beams; 3 groups asked, which
+    it drops on transformers 5; `min_seq_len=5` and `seq_len` count the start
+    token) are `strategy="beam", num_beams=6, min_length=4,
+    max_length=seq_len - 1` here: the same ids, less the start token. Beam
+    search here picks other captions than greedy decoding does."""
+    ref = reference(NAME)
+    expected = reference(NAME, "beam_reference.npz")["beam_generated"][:, 1:]
+    generated = model().generate(ref["images"], strategy="beam", num_beams=6, min_length=4,
+                                 max_length=expected.shape[1])
+    np.testing.assert_array_equal(generated, expected)
+    assert (expected != ref["generated"][:, 1:]).any()
+
+
 @pytest.mark.slow  # One XLA compilation, shared with test_greedy_generate_matches_open_clip.
 def test_photos_caption_end_to_end_as_open_clip(tmp_path, capsys, monkeypatch):
     """uint8 photos -> CoCaPreprocessor -> generate -> detokenize gives the

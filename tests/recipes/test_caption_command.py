@@ -56,3 +56,24 @@ def test_parser_options():
     assert (args.preset, args.strategy, args.num_beams) == ("blip_captioning_base", "beam", 2)
     with pytest.raises(SystemExit):
         parser.parse_args(["caption", "x.jpg", "--max-length", "0"])
+
+
+def test_decoding_options_reach_caption(tmp_path, capsys, monkeypatch):
+    """open_clip's CoCa decoding from the command line: --strategy beam
+    --num-beams 6 --min-length 4 --max-length 29 reach `caption` as given."""
+    calls = []
+
+    class Recorder:
+        def caption(self, images, **kwargs):
+            calls.append((len(images), kwargs))
+            return ["a caption"] * len(images)
+
+    monkeypatch.setattr(caption_command, "load_captioner", lambda preset, allow_unpinned: Recorder())
+    photo = write_photo(tmp_path / "a.png", (20, 20), 0)
+    assert cli.main(["caption", photo, "--strategy", "beam", "--num-beams", "6",
+                     "--min-length", "4", "--max-length", "29"]) == 0
+    assert calls == [(1, {"max_length": 29, "strategy": "beam", "min_length": 4,
+                          "num_beams": 6})]
+    assert capsys.readouterr().out == f"{photo}\ta caption\n"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["caption", "x.jpg", "--min-length", "-1"])

@@ -99,7 +99,12 @@ class CoCaGenerationMixin(GenerationMixin, PresetMixin):
     def caption(self, images, max_length=20, **kwargs):
         """Captions of pictures (uint8 `[0, 255]` or float `[0, 1]`, any
         size), a list of str: `preprocessor`, `generate(..., **kwargs)`,
-        then `preprocessor.detokenize`."""
+        then `preprocessor.detokenize`.
+
+        Greedy by default. open_clip's `CoCa.generate` defaults (6 beams,
+        `min_seq_len=5` and `seq_len=30`, both counting the start token) are
+        `strategy="beam", num_beams=6, min_length=4, max_length=29`: the
+        same ids on a converted checkpoint."""
         if self.preprocessor is None:
             raise ValueError(f"This {type(self).__name__} has no preprocessor: pass "
                              "preprocessor=CoCaPreprocessor(...), or load it with from_preset")

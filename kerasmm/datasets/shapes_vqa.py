@@ -117,11 +117,11 @@ def _question(rng, colors, kinds, sizes, num_shapes, relation, weights=_PAIR_TYP
     return qtype, question, COUNT_WORDS[count]
 
 
-def check_pair_type_weights(weights, name="pair_type_weights"):
+def check_pair_type_weights(weights, name="pair_type_weights", allow_none=True):
     """`weights` (5 non-negative numbers, not all zero, one per
-    `SHAPES_VQA_QUESTION_TYPES`) normalised to sum to 1; None: the dataset's.
-    `name` is the argument an error names."""
-    if weights is None:
+    `SHAPES_VQA_QUESTION_TYPES`) normalised to sum to 1; None: the dataset's
+    (refused when not `allow_none`). `name` is the argument an error names."""
+    if weights is None and allow_none:
         return _PAIR_TYPE_WEIGHTS
     array = np.asarray(weights, dtype="float64")
     if array.shape != (5,) or not np.all(array >= 0) or not array.sum() > 0:

@@ -38,7 +38,7 @@ def train_generator(images, labels, steps, batch_size=32, learning_rate=2e-3):
     model = TextToImageDiffusion(vocabulary_size=shapes_tokenizer().vocabulary_size(), **CONFIG)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.0,
                                                    use_ema=True, ema_momentum=0.99),
-                  jit_compile=False, steps_per_execution=20)  # Half the time per step.
+                  jit_compile=False, steps_per_execution=20)  # 74 -> 55 ms a step here.
     rng = np.random.default_rng(0)
     order = rng.integers(0, len(images), steps * batch_size)
     start = time.time()

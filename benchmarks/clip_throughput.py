@@ -16,7 +16,9 @@ It checks that both have the same number of parameters, then times, in the
 same process and alternating the two models call by call (so that a busy
 machine slows both alike), inference (`predict_on_batch`) and a train step
 (`train_on_batch`: forward + loss + backward + Adam update), both compiled
-with XLA (`jit_compile=True`). It prints samples/s, the kerasmm / keras-hub
+with XLA (`jit_compile=True`; `--jit-compile auto` gives both Keras' default
+instead, which on a TensorFlow machine without an accelerator is a graph
+without XLA, oneDNN kernels). It prints samples/s, the kerasmm / keras-hub
 ratios (the median of the per-round ratios, each round timing both models
 back to back), and the model FLOP utilisation (MFU): model FLOP/s over the
 GEMM peak measured here (the best call of a large float32 matmul, same
@@ -202,21 +204,22 @@ def build_keras_hub_siglip(c):
     return keras_hub.models.SigLIPBackbone(vision, text)
 
 
-def compile_kerasmm(model, family="clip"):
+def compile_kerasmm(model, family="clip", jit_compile=True):
     import keras
 
     import kerasmm
 
     # SigLIP's default loss is SigLIPLoss.
     loss = kerasmm.losses.CLIPLoss() if family == "clip" else None
-    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=loss, jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=loss,
+                  jit_compile=jit_compile)
 
 
-def compile_keras_hub(model, family="clip"):
+def compile_keras_hub(model, family="clip", jit_compile=True):
     import keras
 
     if family == "siglip":  # Its default loss: SigLIPLoss on its logits.
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), jit_compile=True)
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), jit_compile=jit_compile)
         return
 
     def cross_entropy():
@@ -226,7 +229,7 @@ def compile_keras_hub(model, family="clip"):
     model.compile(optimizer=keras.optimizers.Adam(1e-5),
                   loss={"vision_logits": cross_entropy(), "text_logits": cross_entropy()},
                   loss_weights={"vision_logits": 0.5, "text_logits": 0.5},
-                  jit_compile=True)
+                  jit_compile=jit_compile)
 
 
 def make_batch(c, batch_size, seed=0):
@@ -307,7 +310,12 @@ def parse_args(argv=None):
                         help="timed calls per model and mode (default 5; quick 2)")
     parser.add_argument("--gemm-size", type=int, default=None,
                         help="side of the matmul that measures the peak (default 2048)")
+    parser.add_argument("--jit-compile", choices=("true", "auto"), default="true",
+                        help="true (default): both models with XLA; auto: Keras' "
+                             "default, which on a TensorFlow machine without an "
+                             "accelerator is a graph without XLA (oneDNN kernels)")
     args = parser.parse_args(argv)
+    args.jit_compile = True if args.jit_compile == "true" else "auto"
     args.config = FAMILIES[args.family]["configs"][int(args.quick)]
     args.batch_size = args.batch_size or (2 if args.quick else 8)
     args.rounds = args.rounds or (2 if args.quick else 5)
@@ -321,8 +329,9 @@ def run(args):
     c, batch, family = args.config, args.batch_size, FAMILIES[args.family]
     keras.utils.set_random_seed(0)
     models = {name: family[name](c) for name in ("kerasmm", "keras-hub")}
-    compile_kerasmm(models["kerasmm"], args.family)
-    compile_keras_hub(models["keras-hub"], args.family)
+    compile_kerasmm(models["kerasmm"], args.family, args.jit_compile)
+    compile_keras_hub(models["keras-hub"], args.family, args.jit_compile)
+    print("jit_compile: " + ", ".join(f"{name} {m.jit_compile}" for name, m in models.items()))
     params = {name: _count(m.trainable_weights) for name, m in models.items()}
     _common.print_table(
         ["model", "trainable parameters", "non-trainable"],
@@ -403,7 +412,8 @@ def run(args):
         ["mode", "model", "median step", "best step", "first call", "samples/s",
          "GFLOP/s", "MFU"], rows,
         title=f"Throughput, batch {batch}, {args.rounds} interleaved rounds "
-              "(first call = XLA compile + one step, not timed)")
+              "(first call = " + ("XLA compile" if args.jit_compile is True else "tracing")
+              + " + one step, not timed)")
     _common.print_table(
         ["mode", "kerasmm/keras-hub", "of medians", "target"], ratio_rows,
         title="Ratios of samples/s, kerasmm / keras-hub (median of per-round "

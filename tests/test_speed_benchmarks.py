@@ -7,6 +7,7 @@ before timing, and prints the ratios (or says why the torch side is skipped)."""
 import os
 import re
 
+import keras
 import pytest
 
 from tests.test_benchmarks import run_quick
@@ -17,8 +18,12 @@ TORCH_PYTHON = os.environ.get("KERASMM_TORCH_PYTHON", "/work/torchvenv/bin/pytho
 
 @pytest.mark.slow
 def test_siglip_throughput_quick():
-    out = run_quick("clip_throughput.py", "--family", "siglip")
+    # Keras' default compilation (the CLIP smoke test covers XLA): on a
+    # TensorFlow machine without an accelerator a graph without XLA, on JAX jax.jit.
+    out = run_quick("clip_throughput.py", "--family", "siglip", "--jit-compile", "auto")
     assert "siglip config" in out and "trainable parameter counts match" in out
+    jit = "True" if keras.backend.backend() == "jax" else "False"
+    assert f"jit_compile: kerasmm {jit}, keras-hub {jit}" in out, out
     rows = table_rows(out, "inference") + table_rows(out, "train")
     samples = [r for r in rows if len(r) == 11]
     assert {(r[0], r[1]) for r in samples} == {

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.models.blip import BLIPTextDecoder
 from kerasmm.models.blip import BLIPTextEncoder
 from kerasmm.models.blip import BLIPVisionEncoder
@@ -13,7 +14,7 @@ _QUESTION_KEYS = ("images", "token_ids")
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class BLIPQuestionAnswerer(BLIPGenerationMixin, keras.Model):
+class BLIPQuestionAnswerer(BLIPGenerationMixin, BuildBeforeTracingMixin, keras.Model):
     """Answers questions about images by writing the answer (BLIP VQA).
 
     As Hugging Face's `BlipForQuestionAnswering`: `vision_encoder` turns

@@ -2,11 +2,12 @@
 
 import keras
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.models.vilt import VILT_PRESETS
 from kerasmm.presets import PresetMixin
 
 
-class FusionTask(PresetMixin, keras.Model):
+class FusionTask(PresetMixin, BuildBeforeTracingMixin, keras.Model):
     """A head on a fusion backbone (`kerasmm.models.ViLT`, ...): stores the
     backbone, checks it, and serializes it inside the task's config.
 

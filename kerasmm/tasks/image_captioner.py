@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.tasks.blip_generation import BLIPGenerationMixin
 
 
@@ -16,7 +17,7 @@ def prompt_token_ids(tokenizer, prompts):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class ImageCaptioner(BLIPGenerationMixin, keras.Model):
+class ImageCaptioner(BLIPGenerationMixin, BuildBeforeTracingMixin, keras.Model):
     """Captions images: image tokens, then a text decoder attending to them.
 
     As Hugging Face's `BlipForConditionalGeneration`: `vision_encoder` (a

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.models.blip import BLIP_PRESETS
 from kerasmm.models.clip.clip_utils import l2_normalize
 from kerasmm.presets import PresetMixin
@@ -10,7 +11,7 @@ from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class ImageTextMatcher(PresetMixin, keras.Model):
+class ImageTextMatcher(PresetMixin, BuildBeforeTracingMixin, keras.Model):
     """Image-text matching on a fusion backbone, with an optional contrastive head.
 
     The matching (ITM) head is a Dense layer to 2 logits (no match, match)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.utils.checks import check_images
 from kerasmm.utils.checks import check_number
@@ -27,7 +28,8 @@ def _repeat_scalars(outputs):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, keras.Model):
+class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, BuildBeforeTracingMixin,
+           keras.Model):
     """Contrastive image-text model: two towers and a learnable temperature.
 
     Images go through `vision_encoder`, token ids through `text_encoder`;

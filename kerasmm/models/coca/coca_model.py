@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.layers import CrossAttention
 from kerasmm.layers import SelfAttention
 from kerasmm.layers.attentional_pooler import AttentionalPooler
@@ -33,7 +34,7 @@ def caption_mask(token_ids, end_token_id, pad_token_id):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class CoCa(CoCaGenerationMixin, ContrastiveLossMixin, keras.Model):
+class CoCa(CoCaGenerationMixin, ContrastiveLossMixin, BuildBeforeTracingMixin, keras.Model):
     """Contrastive Captioner: CLIP-style embeddings plus an image-conditioned decoder.
 
     As open_clip's `CoCa`: the image tokens of `vision_encoder` are pooled by

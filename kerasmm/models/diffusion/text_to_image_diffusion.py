@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.models.diffusion import samplers
 from kerasmm.models.diffusion import schedules
 from kerasmm.models.diffusion.denoiser import build_text_encoder
@@ -42,7 +43,8 @@ def check_image_shape(image_shape):
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, keras.Model):
+class TextToImageDiffusion(DiffusionSamplingMixin, PresetMixin, BuildBeforeTracingMixin,
+                           keras.Model):
     """Text-to-image denoising diffusion: a U-Net conditioned on text tokens.
 
     Training (`compile(optimizer=...)` then `fit` on `{"images", "token_ids"}`,

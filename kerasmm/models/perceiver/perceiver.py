@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.cross_attention import CrossAttention
 from kerasmm.layers.self_attention import SelfAttention
@@ -22,7 +23,7 @@ from kerasmm.utils.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class Perceiver(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
+class Perceiver(MultiWorkerTrainerMixin, PresetMixin, BuildBeforeTracingMixin, keras.Model):
     """Perceiver classifier: the latents re-read the inputs in every block.
 
     Each of `num_blocks` blocks is a cross-attention from the latents to the

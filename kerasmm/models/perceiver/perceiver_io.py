@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.distribute import MultiWorkerTrainerMixin
 from kerasmm.layers.cross_attention import CrossAttention
 from kerasmm.layers.self_attention import SelfAttention
@@ -21,7 +22,7 @@ from kerasmm.utils.checks import check_layer
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, keras.Model):
+class PerceiverIO(MultiWorkerTrainerMixin, PresetMixin, BuildBeforeTracingMixin, keras.Model):
     """Perceiver IO for any input adapter and any decoder.
 
     1. **Encode**: the adapter turns the inputs into `(B, M, C)` features

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.layers.cached_attention import init_self_attention_cache
 from kerasmm.layers.cached_attention import self_attention_step
 from kerasmm.layers.self_attention import SelfAttention
@@ -20,7 +21,7 @@ _NEVER = -1e9
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class TextToImageTransformer(GenerationMixin, keras.Model):
+class TextToImageTransformer(GenerationMixin, BuildBeforeTracingMixin, keras.Model):
     """One causal transformer over `[text tokens ; image codes]` (DALL-E's stage 2).
 
     A frozen `VQVAE` turns each image into `h * w` codes (raster order).

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute import BuildBeforeTracingMixin
 from kerasmm.layers.vector_quantizer import VectorQuantizer
 from kerasmm.models.vqvae.vqvae_networks import build_vqvae_decoder
 from kerasmm.models.vqvae.vqvae_networks import build_vqvae_encoder
@@ -17,7 +18,7 @@ from kerasmm.utils.tensor_checks import check_token_ids
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
-class VQVAE(keras.Model):
+class VQVAE(BuildBeforeTracingMixin, keras.Model):
     """Vector-quantised autoencoder: images <-> a grid of integer codes.
 
     The encoder downsamples by `2 ** len(hidden_dims)` to latents of width

@@ -132,31 +132,64 @@ class MultiWorkerTrainerMixin:
 
 
 class BuildBeforeTracingMixin:
-    """Mixin that builds the optimizer before `fit` traces its first step.
+    """Mixin that builds the optimizer and compiled metrics before `fit` traces.
 
     Mix it in front of `keras.Model` (kerasmm's trainable models do). Keras
-    3 (up to at least 3.15) on TensorFlow builds the optimizer eagerly, from
-    the model's weights, only under a distribution strategy; without one it
-    leaves its variables (Adam's moments, an EMA's copies) to be created
-    while `tf.function` traces the train step. Variables created in a trace
-    make `tf.function` trace the step twice, and each is created from inside
-    a graph, slowly (~15 ms each). The first `fit` of the 16x16 U-Net in
-    `tests/models/diffusion/shapes16.py` (202 weights, AdamW with EMA: 606
-    optimizer variables) took 36 s that way and 18 s with this mixin.
+    3 (up to at least 3.15) on TensorFlow builds the optimizer (from the
+    model's weights) and the compiled loss and metrics (from the first
+    batch) eagerly only under a distribution strategy; without one it leaves
+    their variables (Adam's moments, an EMA's copies, the metrics' totals)
+    to be created while `tf.function` traces the train or test step.
+    Variables created in a trace make `tf.function` trace the step twice,
+    and each is created from inside a graph, slowly (~15 ms each). The
+    first `fit` of the 16x16 U-Net in `tests/models/diffusion/shapes16.py`
+    (202 weights, AdamW with EMA: 606 optimizer variables) took 36 s that
+    way and 18 s with this mixin.
 
-    When `fit` or `train_on_batch` makes the train function, without a
-    strategy, with the model built and the optimizer not, it builds the
-    optimizer as Keras would under a strategy; the optimizer's variables and
-    the numbers trained are the same. Otherwise (a strategy, an unbuilt
-    model, another backend: JAX builds eagerly already) it defers to Keras.
-    Compiled metrics created in the trace still cost Keras' second trace.
+    Without a strategy, with the model built, it does what Keras does under
+    one: the compiled loss and metrics are built from the shapes of the
+    data (the dataset's `element_spec`; no batch is read, so the data order
+    is unchanged), and the optimizer before the train function is made. The
+    variables and the numbers trained are the same. Otherwise (a strategy,
+    an unbuilt model, data of other than dense tensors, another backend:
+    JAX builds eagerly already) it defers to Keras.
     """
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._builds_before_tracing():
+            if data_batch is None:
+                data_batch = _dense_element_spec(iterator)
+            if data_batch is not None:
+                import tensorflow as tf
+
+                # Keras builds only when a strategy is set; lend it the default one.
+                self._distribute_strategy = tf.distribute.get_strategy()
+                try:
+                    return super()._maybe_symbolic_build(data_batch=data_batch)
+                finally:
+                    self._distribute_strategy = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def make_train_function(self, force=False):
-        optimizer = getattr(self, "optimizer", None)
-        if (keras.backend.backend() == "tensorflow"
-                and getattr(self, "_distribute_strategy", None) is None
-                and optimizer is not None and not optimizer.built
-                and all(layer.built for layer in self._flatten_layers())):
-            optimizer.build(self.trainable_variables)
+        if self._builds_before_tracing() and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
         return super().make_train_function(force=force)
+
+    def _builds_before_tracing(self):
+        return (keras.backend.backend() == "tensorflow"
+                and getattr(self, "_distribute_strategy", None) is None
+                and getattr(self, "optimizer", None) is not None
+                and all(layer.built for layer in self._flatten_layers()))
+
+
+def _dense_element_spec(iterator):
+    """The `tf.TensorSpec` structure of a Keras TF epoch iterator's dataset, or None."""
+    import tensorflow as tf
+
+    dataset = getattr(iterator, "_distributed_dataset", None)
+    if not isinstance(dataset, tf.data.Dataset):
+        return None
+    spec = dataset.element_spec
+    if not all(isinstance(leaf, tf.TensorSpec) for leaf in tf.nest.flatten(spec)):
+        return None
+    return spec

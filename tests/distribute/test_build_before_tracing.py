@@ -1,6 +1,7 @@
 """`BuildBeforeTracingMixin`: on TensorFlow without a strategy, Keras 3 builds the
-optimizer inside the first trace of the train step, so `tf.function` traces it
-twice; the mixin builds it first (one trace), and trains the same numbers."""
+optimizer and the compiled metrics inside the first trace of the train step, so
+`tf.function` traces it twice; the mixin builds them first (one trace), and trains
+the same numbers on the same data order."""
 
 import keras
 import numpy as np
@@ -40,11 +41,12 @@ def _fit(model_class, method, jit_compile):
     keras.utils.set_random_seed(0)
     model = model_class()
     model.compile(optimizer=keras.optimizers.AdamW(1e-2, use_ema=True), loss="mse",
-                  jit_compile=jit_compile)
+                  metrics=["mae"], jit_compile=jit_compile)
     x = np.random.default_rng(0).standard_normal((32, 3)).astype("float32")
     y = x.sum(axis=1, keepdims=True)
     if method == "fit":
-        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=True)
+        model.logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     else:
         for _ in range(3):
             model.train_on_batch(x[:8], y[:8])
@@ -65,6 +67,9 @@ def test_one_trace_and_the_same_weights_as_plain_keras(method, jit_compile):
                     mixed.weights + mixed.optimizer.variables):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
     assert int(mixed.optimizer.iterations.numpy()) == (8 if method == "fit" else 3)
+    if method == "fit":  # Same data order (shuffled), same metrics.
+        for name, value in plain.logs.items():
+            np.testing.assert_allclose(mixed.logs[name], value, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", [

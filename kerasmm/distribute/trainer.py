@@ -147,39 +147,31 @@ class BuildBeforeTracingMixin:
     way and 18 s with this mixin.
 
     Without a strategy, with the model built, it does what Keras does under
-    one: the compiled loss and metrics are built from the shapes of the
-    data (the dataset's `element_spec`; no batch is read, so the data order
-    is unchanged), and the optimizer before the train function is made. The
-    variables and the numbers trained are the same. Otherwise (a strategy,
+    one (`fit`, `evaluate`, `train_on_batch`, `test_on_batch`): the compiled
+    loss and metrics and the optimizer are built from the shapes of the data
+    (the dataset's `element_spec`; no batch is read, so the data order is
+    unchanged). The variables and the numbers trained are the same. Otherwise (a strategy,
     an unbuilt model, data of other than dense tensors, another backend:
     JAX builds eagerly already) it defers to Keras.
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._builds_before_tracing():
+        if (keras.backend.backend() == "tensorflow"
+                and getattr(self, "_distribute_strategy", None) is None
+                and all(layer.built for layer in self._flatten_layers())):
             if data_batch is None:
                 data_batch = _dense_element_spec(iterator)
             if data_batch is not None:
                 import tensorflow as tf
 
-                # Keras builds only when a strategy is set; lend it the default one.
+                # Keras builds (the loss, metrics and optimizer) only when a
+                # strategy is set; lend it the default one.
                 self._distribute_strategy = tf.distribute.get_strategy()
                 try:
                     return super()._maybe_symbolic_build(data_batch=data_batch)
                 finally:
                     self._distribute_strategy = None
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def make_train_function(self, force=False):
-        if self._builds_before_tracing() and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
-        return super().make_train_function(force=force)
-
-    def _builds_before_tracing(self):
-        return (keras.backend.backend() == "tensorflow"
-                and getattr(self, "_distribute_strategy", None) is None
-                and getattr(self, "optimizer", None) is not None
-                and all(layer.built for layer in self._flatten_layers()))
 
 
 def _dense_element_spec(iterator):

@@ -42,8 +42,8 @@ DATASETS = {
 RUNS = {"fusion": None, "text_only": "image", "image_only": "text"}
 OVERRIDES = ("epochs", "steps_per_epoch", "batch_size", "seed", "output_dir")
 JSON_KEYS = ("dataset", "accuracy", "text_only_accuracy", "image_only_accuracy",
-             "by_group", "train_seconds", "model_path", "epochs", "steps_per_epoch",
-             "batch_size", "seed", "backend")
+             "by_group", "train_seconds", "warmup_cycles", "model_path", "epochs",
+             "steps_per_epoch", "batch_size", "seed", "backend")
 
 
 def question_groups(dataset, data):
@@ -142,6 +142,29 @@ def evaluate_vqa_model(model, test, tokenizer, config, blank=None):
             for name, mask in question_groups(config.dataset, test).items()}
 
 
+def run_warmup_stage(model, data, tokenizer, config, blank, verbose, log, run, cycles=None):
+    """Fits `model` on the warm-up stage's `data` for `warmup_stage_epochs`,
+    again (a fresh optimizer and schedule) while the last epoch's training
+    accuracy is below `warmup_stage_min_accuracy`, at most
+    `warmup_stage_max_cycles` times in all, or exactly `cycles` times if
+    given; returns `(cycles, seconds)`."""
+    stage = dataclasses.replace(config, epochs=config.warmup_stage_epochs)
+    seconds = 0.0
+    for cycle in range(1, (cycles or config.warmup_stage_max_cycles) + 1):
+        history, spent = train_vqa_model(model, data, tokenizer, stage, blank, verbose)
+        seconds += spent
+        if cycles:
+            continue
+        accuracy = history.history["accuracy"][-1]
+        if accuracy >= config.warmup_stage_min_accuracy:
+            break
+        log(f"[{run}] warm-up cycle {cycle} ended at training accuracy {accuracy:.3f}, "
+            f"below {config.warmup_stage_min_accuracy}"
+            + (": running it again" if cycle < config.warmup_stage_max_cycles
+               else f": going on to the mix after {cycle} cycles"))
+    return cycle, seconds
+
+
 def format_vqa_results(by_group, counts):
     """A table: one row per group, one column per run."""
     runs = list(by_group)
@@ -164,7 +187,8 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
         dict: `accuracy`, `text_only_accuracy`, `image_only_accuracy`
         (all test questions; NaN for a run not in `config.runs`),
         `by_group` (run -> group -> accuracy), `group_sizes`,
-        `train_seconds` (run -> seconds), `model_path` (None without the
+        `train_seconds` (run -> seconds), `warmup_cycles` (run -> cycles of
+        the warm-up stage run, 0 without one), `model_path` (None without the
         fusion run), `dataset`,
         `epochs`, `steps_per_epoch`, `batch_size`, `seed`, `backend`.
     """
@@ -173,14 +197,10 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
     generate, make_tokenizer, answers, _, _ = DATASETS[config.dataset]
     tokenizer = make_tokenizer()
     train = training_data(config)
-    # (data, config) of each `fit`: the warm-up stage, if any, then the mix.
-    stages = [(train, config)]
-    if config.warmup_stage_epochs:
-        stages.insert(0, (warmup_stage_data(config),
-                          dataclasses.replace(config, epochs=config.warmup_stage_epochs)))
+    warmup = warmup_stage_data(config) if config.warmup_stage_epochs else None
     test = generate("test", config.num_test, config.image_size)
-    by_group, seconds, model_path = {}, {}, None
-    for run in config.runs:
+    by_group, seconds, cycles, model_path = {}, {}, {}, None
+    for run in [run for run in RUNS if run in config.runs]:  # the fusion run first
         blank = RUNS[run]
         model = build_vqa_model(config, tokenizer, len(answers))
         log(f"[{run}] training a {model.count_params():,}-parameter ViLT on "
@@ -188,8 +208,14 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
             f"{config.batch_size}" + (f" after {config.warmup_stage_epochs} of the warm-up "
                                       "stage" if config.warmup_stage_epochs else "")
             + (f", {blank} blanked" if blank else ""))
-        seconds[run] = sum(train_vqa_model(model, data, tokenizer, stage, blank, verbose)[1]
-                           for data, stage in stages)
+        seconds[run], cycles[run] = 0.0, 0
+        if warmup is not None:
+            # An ablation cannot answer all the warm-up's questions (it lacks a
+            # modality): it runs as many cycles as the fusion run did, or one.
+            cycles[run], seconds[run] = run_warmup_stage(
+                model, warmup, tokenizer, config, blank, verbose, log, run,
+                cycles=None if run == "fusion" else cycles.get("fusion", 1))
+        seconds[run] += train_vqa_model(model, train, tokenizer, config, blank, verbose)[1]
         by_group[run] = evaluate_vqa_model(model, test, tokenizer, config, blank)
         log(f"[{run}] test accuracy {by_group[run]['all']:.3f} "
             f"(trained {seconds[run]:.0f} s)")
@@ -206,6 +232,7 @@ def run_vqa_demo(config=None, verbose="auto", log=print):
         **{f"{'' if run == 'fusion' else run + '_'}accuracy":
            by_group.get(run, {}).get("all", float("nan")) for run in RUNS},
         "by_group": by_group, "group_sizes": counts, "train_seconds": seconds,
+        "warmup_cycles": cycles,
         "model_path": model_path, "backend": keras.backend.backend(),
         **{name: getattr(config, name)
            for name in ("epochs", "steps_per_epoch", "batch_size", "seed")},

@@ -75,6 +75,7 @@ def test_demo_vqa_small_run_and_saved_model(tmp_path, capsys):
         assert set(results["by_group"][run]) >= {"all", "color", "held_out_combos"}
         assert 0 <= results["by_group"][run]["all"] <= 1
     assert results["accuracy"] == results["by_group"]["fusion"]["all"]
+    assert results["warmup_cycles"] == {"fusion": 1, "text_only": 1, "image_only": 1}
     assert "text_only" in out and "held_out_combos" in out
     # The saved VQAClassifier reloads with equal outputs.
     model = keras.saving.load_model(results["model_path"])
@@ -102,6 +103,73 @@ def test_demo_sentiment_small_run_without_ablations(tmp_path):
     assert set(results["by_group"]) == {"fusion"}
     assert np.isnan(results["text_only_accuracy"])
     assert {"wish", "dread", "present", "absent"} <= set(results["by_group"]["fusion"])
+    assert results["warmup_cycles"] == {"fusion": 0}  # no warm-up stage on sentiment
+
+
+def test_warmup_stage_runs_again_below_its_accuracy(monkeypatch):
+    from kerasmm.recipes import vqa_demo
+
+    with pytest.raises(ValueError, match="warmup_stage_max_cycles.*=0"):
+        VQADemoConfig(warmup_stage_max_cycles=0)
+    with pytest.raises(ValueError, match="warmup_stage_min_accuracy must be in \\[0, 1\\].*=1.5"):
+        VQADemoConfig(warmup_stage_min_accuracy=1.5)
+
+    def warm_up(accuracies, cycles=None, **changes):
+        """Cycles, log lines and fits of the warm-up loop whose cycles end at
+        `accuracies` (`fit` itself is the recipe's, tested by the demo runs)."""
+        config = VQADemoConfig(epochs=24, warmup_stage_epochs=12, **changes)
+        fits, lines = [], []
+
+        def fit(model, data, tokenizer, stage, blank, verbose):
+            fits.append(stage)
+            history = keras.callbacks.History()
+            last = accuracies[len(fits) - 1]
+            history.history = {"accuracy": [0.1] * (stage.epochs - 1) + [last]}
+            return history, 2.0
+
+        monkeypatch.setattr(vqa_demo, "train_vqa_model", fit)
+        ran, seconds = vqa_demo.run_warmup_stage(None, {}, None, config, None, 0,
+                                                 lines.append, "fusion", cycles)
+        assert seconds == 2.0 * len(fits) and ran == len(fits)
+        assert all(stage.epochs == 12 and stage.seed == config.seed for stage in fits)
+        return ran, lines
+
+    # The default: again while the last epoch is below 0.85, at most 4 cycles.
+    assert warm_up([0.9]) == (1, [])
+    cycles, lines = warm_up([0.683, 0.722, 0.85])
+    assert cycles == 3 and len(lines) == 2
+    assert lines[0] == ("[fusion] warm-up cycle 1 ended at training accuracy 0.683, "
+                        "below 0.85: running it again")
+    cycles, lines = warm_up([0.5] * 4)
+    assert cycles == 4 and len(lines) == 4
+    assert lines[-1].endswith("below 0.85: going on to the mix after 4 cycles")
+    assert warm_up([0.5, 0.95], warmup_stage_max_cycles=1)[0] == 1
+    assert warm_up([0.5, 0.95], warmup_stage_min_accuracy=0.4)[0] == 1
+    # Given a count (an ablation: the fusion run's), exactly that many, whatever the accuracy.
+    assert warm_up([0.9, 0.9], cycles=2) == (2, [])
+    assert warm_up([0.5] * 5, cycles=1) == (1, [])
+
+
+def test_ablations_warm_up_as_long_as_the_fusion_run(monkeypatch, tmp_path):
+    from kerasmm.recipes import vqa_demo
+
+    fits = []
+
+    def fit(model, data, tokenizer, stage, blank, verbose):
+        fits.append((blank, stage.epochs))
+        history = keras.callbacks.History()
+        # The fusion run's warm-up reaches 0.85 in its second cycle.
+        history.history = {"accuracy": [0.9 if len(fits) == 2 else 0.5]}
+        return history, 1.0
+
+    monkeypatch.setattr(vqa_demo, "train_vqa_model", fit)
+    config = VQADemoConfig.small(warmup_stage_max_cycles=4, warmup_stage_epochs=3,
+                                 runs=("image_only", "fusion"), output_dir=str(tmp_path))
+    results = vqa_demo.run_vqa_demo(config, verbose=0, log=lambda line: None)
+    assert results["warmup_cycles"] == {"fusion": 2, "image_only": 2}
+    # The fusion run first (2 warm-up cycles, the mix), then the ablation (the same).
+    assert fits == [(None, 3), (None, 3), (None, 1), ("text", 3), ("text", 3), ("text", 1)]
+    assert results["train_seconds"] == {"fusion": 3.0, "image_only": 3.0}
 
 
 def test_training_mix_changes_only_the_training_split():

@@ -162,3 +162,15 @@ def test_accumulation_memory_quick():
         assert row[2].endswith("x") and row[3].endswith("x") and row[6].endswith("x"), row
         if keras.backend.backend() == "jax":
             assert row[4].endswith("x"), row  # XLA temp
+
+
+@pytest.mark.slow
+def test_text_padding_quick():
+    out = run_quick("text_padding.py", "--lengths", "8", "13", "77")
+    rows = {row[0]: row for row in (r for r in (line.split() for line in out.splitlines())
+                                    if len(r) == 8 and r[0].isdigit())}
+    assert set(rows) == {"8", "13", "77"}
+    # Columns kept: up to the longest prompt, rounded up to 8; all of them at 77.
+    assert [rows[length][1] for length in ("8", "13", "77")] == ["8", "16", "77"]
+    # The trimmed rows give the whole rows' features.
+    assert all(float(row[-1]) <= 1e-5 for row in rows.values())

@@ -38,8 +38,10 @@ def _is_tf_graph_tensor(x):
     return tf.is_symbolic_tensor(x)
 
 
-def _concrete(x):
-    """`x` as a numpy array, or None when its values are not known yet."""
+def concrete_values(x):
+    """`x` as a numpy array, or None when its values are not known yet
+    (a Keras symbolic tensor, a tensor inside `tf.function` or `tf.data`,
+    a JAX tracer)."""
     if isinstance(x, keras.KerasTensor) or _is_tf_graph_tensor(x):
         return None
     if keras.backend.backend() == "jax":
@@ -73,7 +75,7 @@ def check_values_in_range(name, x, minimum, maximum, description):
     `"<name> must be <description>. Received: values in [lo, hi]"`.
     Returns `x` (see the module docstring for graphs and JAX `jit`).
     """
-    values = _concrete(x)
+    values = concrete_values(x)
     if values is not None:
         if values.size == 0:
             return x
@@ -140,7 +142,7 @@ def check_batch_at_least(name, size, minimum, reason):
     graph). Returns `size`, in a TensorFlow graph with an assertion
     attached.
     """
-    value = _concrete(size)
+    value = concrete_values(size)
     if value is not None:
         if int(value) < minimum:
             raise ValueError(
@@ -159,7 +161,7 @@ def static_size(size):
     eagerly), else None."""
     if isinstance(size, (int, np.integer)):
         return int(size)
-    value = _concrete(size)
+    value = concrete_values(size)
     return None if value is None else int(value)
 
 

@@ -17,6 +17,7 @@ from kerasmm.models.clip.clip_towers import PROJECTED_TOWERS
 from kerasmm.models.clip.clip_towers import input_shape
 from kerasmm.models.clip.clip_towers import output_width
 from kerasmm.models.clip.clip_utils import l2_normalize
+from kerasmm.models.clip.text_transformer import TextTransformer
 from kerasmm.presets import PresetMixin
 
 
@@ -213,8 +214,13 @@ class CLIP(ContrastiveLossMixin, MultiWorkerTrainerMixin, PresetMixin, BuildBefo
         """L2-normalised float32 text embeddings `(batch, output_dim)`.
 
         `token_ids` is `(batch, L)` int or a dict with `"token_ids"` (and
-        optionally `"padding_mask"`).
+        optionally `"padding_mask"`). Called with concrete ids (not inside a
+        traced function) and a `TextTransformer` tower, the columns after
+        the batch's last end-of-text token are dropped first: the same
+        embeddings for less work (`TextTransformer.trim_padding`).
         """
+        if isinstance(self.text_encoder, TextTransformer):
+            token_ids = self.text_encoder.trim_padding(token_ids)
         return self._features(self.text_encoder, self.text_projection,
                               "text_encoder", token_ids, training)
 

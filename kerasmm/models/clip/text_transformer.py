@@ -1,6 +1,7 @@
 """CLIP's causal text transformer (OpenAI `clip/model.py: CLIP.encode_text`)."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasmm.layers import LearnedPositionEmbedding
@@ -13,6 +14,7 @@ from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.clip.clip_utils import transformer_config
 from kerasmm.utils.tensor_checks import check_token_ids
+from kerasmm.utils.tensor_checks import concrete_values
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -227,6 +229,42 @@ class TextTransformer(keras.Model):
     def _embed(self, token_ids):
         x = self.token_embedding(token_ids)
         return x + self.position_embedding(x)
+
+    def trim_padding(self, inputs, multiple=8):
+        """`inputs` without the columns after the batch's last end-of-text token.
+
+        The pooled features read each row at its EOT token and attention is
+        causal, so the columns after every row's EOT token cannot change
+        them: dropping those columns gives the same features for less work
+        (CLIP pads to 77 tokens; prompts such as "a photo of a dog." take
+        about 8). `kerasmm.models.CLIP.encode_text` does this. The length
+        kept is rounded up to a multiple of `multiple` (at most the input's
+        length), so a stream of batches sees a few shapes only.
+
+        Returns `inputs` unchanged when the ids are not concrete values (a
+        traced or symbolic call), with `output_tokens=True` (every position
+        is returned) or when nothing would be dropped. Inputs a call would
+        refuse (too long, ids out of range) raise the same errors here.
+        """
+        if self.output_tokens:
+            return inputs
+        ids = concrete_values(inputs.get("token_ids") if isinstance(inputs, dict) else inputs)
+        if ids is None:
+            return inputs
+        as_array = (lambda x: np.asarray(x) if isinstance(x, (list, tuple)) else x)
+        arrays = ({key: as_array(value) for key, value in inputs.items()}
+                  if isinstance(inputs, dict) else as_array(inputs))
+        self._unpack(arrays)  # the whole input checked, as a call checks it
+        if ids.shape[0] == 0:
+            return inputs
+        keep = int(np.max(keras.ops.convert_to_numpy(self.eot_positions(ids)))) + 1
+        keep = min(-(-keep // multiple) * multiple, ids.shape[1])
+        if keep == ids.shape[1]:
+            return inputs
+        if isinstance(arrays, dict):
+            return {key: value[:, :keep] if key in ("token_ids", "padding_mask") else value
+                    for key, value in arrays.items()}
+        return arrays[:, :keep]
 
     def eot_positions(self, token_ids):
         """Index of the end-of-text token of each row, int32 `(batch,)`."""

@@ -324,3 +324,22 @@ class TestSubclassedTowers(TestCase):
         data = make_batch(2)
         for key, value in model(data).items():
             np.testing.assert_allclose(to_numpy(value), to_numpy(plain(data)[key]), atol=1e-5)
+
+
+def test_encode_text_skips_the_padding_and_equals_the_whole_rows():
+    model = make_clip(text={"context_length": 32})
+    numpy_clip.randomize_weights(model.text_encoder)
+    ids = np.zeros((3, 32), "int32")
+    for row, end in enumerate((4, 11, 6)):
+        ids[row, :end] = np.arange(1, end + 1)
+        ids[row, end] = EOT
+    seen = []
+    call = model.text_encoder.call
+    model.text_encoder.call = lambda inputs, **kwargs: (seen.append(inputs.shape),
+                                                         call(inputs, **kwargs))[1]
+    embeddings = to_numpy(model.encode_text(ids))
+    assert tuple(seen[-1]) == (3, 16)  # up to the last EOT, rounded up to 8
+    expected = numpy_clip.openai_text_transformer(
+        ids, numpy_clip.text_state(model.text_encoder), heads=2)
+    expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
+    np.testing.assert_allclose(embeddings, expected, atol=1e-5)

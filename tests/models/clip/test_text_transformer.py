@@ -197,3 +197,47 @@ class TestTextTransformerOptions(TestCase):
     def test_bad_options(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             TextTransformer(**{**TINY, **kwargs})
+
+
+def test_trim_padding_drops_only_the_columns_after_the_last_eot():
+    model = TextTransformer(**{**TINY, "context_length": 32})
+    numpy_clip.randomize_weights(model)
+    ids = token_ids(length=32, eot_positions=(3, 9, 5))
+    # Up to the last EOT (position 9), rounded up to a multiple of 8.
+    assert model.trim_padding(ids).shape == (3, 16)
+    np.testing.assert_array_equal(model.trim_padding(ids, multiple=1), ids[:, :10])
+    # The same features as the whole rows (OpenAI's forward on all 32 columns).
+    expected = numpy_clip.openai_text_transformer(ids, numpy_clip.text_state(model), heads=2)
+    np.testing.assert_allclose(to_numpy(model(model.trim_padding(ids, multiple=1))),
+                               expected, atol=1e-4, rtol=1e-4)
+    # Lists and dicts (the padding mask trimmed alike); nothing to drop: unchanged.
+    other = np.ones((3, 32))
+    trimmed = model.trim_padding({"token_ids": ids.tolist(), "padding_mask": ids > 0,
+                                  "other": other})
+    assert trimmed["token_ids"].shape == trimmed["padding_mask"].shape == (3, 16)
+    assert trimmed["other"] is other  # only the ids and their mask
+    short = ids[:, :16]  # already as short as the rounding allows
+    assert model.trim_padding(short) is short
+    full = token_ids(length=32, eot_positions=(3, 31, 5))
+    assert model.trim_padding(full) is full
+    # What a call refuses is refused, even in the columns that would be dropped.
+    with pytest.raises(ValueError, match="context_length=32"):
+        model.trim_padding(np.zeros((2, 33), "int32"))
+    bad = ids.copy()
+    bad[0, 20] = 64
+    with pytest.raises(ValueError, match="token_ids"):
+        model.trim_padding(bad)
+
+
+def test_trim_padding_keeps_what_the_pooling_could_read():
+    # A row without its eot_token_id is read at the last column: nothing dropped.
+    model = TextTransformer(**{**TINY, "context_length": 32}, eot_token_id=EOT)
+    ids = token_ids(length=32, eot_positions=(3, 9, 5))
+    ids[1, 9] = 7
+    assert model.trim_padding(ids) is ids
+    # Symbolic ids (a traced call) and towers returning every token: unchanged.
+    symbolic = keras.KerasTensor((3, 32), "int32")
+    assert model.trim_padding(symbolic) is symbolic
+    tokens = TextTransformer(**{**TINY, "context_length": 32}, output_tokens=True)
+    ids = token_ids(length=32, eot_positions=(3, 9, 5))
+    assert tokens.trim_padding(ids) is ids

@@ -13,6 +13,7 @@ from kerasmm.models.clip.clip_utils import check_transformer_args
 from kerasmm.models.clip.clip_utils import layer_norm
 from kerasmm.models.clip.clip_utils import normal
 from kerasmm.models.clip.clip_utils import transformer_config
+from kerasmm.utils.checks import check_positive_int
 from kerasmm.utils.tensor_checks import check_token_ids
 from kerasmm.utils.tensor_checks import concrete_values
 
@@ -246,6 +247,7 @@ class TextTransformer(keras.Model):
         is returned) or when nothing would be dropped. Inputs a call would
         refuse (too long, ids out of range) raise the same errors here.
         """
+        check_positive_int("multiple", multiple)
         if self.output_tokens:
             return inputs
         ids = concrete_values(inputs.get("token_ids") if isinstance(inputs, dict) else inputs)

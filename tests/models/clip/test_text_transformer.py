@@ -223,6 +223,8 @@ def test_trim_padding_drops_only_the_columns_after_the_last_eot():
     # What a call refuses is refused, even in the columns that would be dropped.
     with pytest.raises(ValueError, match="context_length=32"):
         model.trim_padding(np.zeros((2, 33), "int32"))
+    with pytest.raises(ValueError, match="multiple.*Received: multiple=0"):
+        model.trim_padding(ids, multiple=0)
     bad = ids.copy()
     bad[0, 20] = 64
     with pytest.raises(ValueError, match="token_ids"):

@@ -5,6 +5,7 @@ import dataclasses
 from kerasmm.datasets.shapes_vqa import check_pair_type_weights
 from kerasmm.utils.checks import check_bool
 from kerasmm.utils.checks import check_choice
+from kerasmm.utils.checks import check_fraction
 from kerasmm.utils.checks import check_int
 from kerasmm.utils.checks import check_number
 from kerasmm.utils.checks import check_positive_int
@@ -157,10 +158,7 @@ class VQADemoConfig:
         check_int("seed", self.seed, minimum=0)
         check_int("warmup_stage_epochs", self.warmup_stage_epochs, minimum=0)
         check_positive_int("warmup_stage_max_cycles", self.warmup_stage_max_cycles)
-        if check_number("warmup_stage_min_accuracy", self.warmup_stage_min_accuracy,
-                        minimum=0) > 1:
-            raise ValueError("warmup_stage_min_accuracy must be in [0, 1]. Received: "
-                             f"warmup_stage_min_accuracy={self.warmup_stage_min_accuracy}")
+        check_fraction("warmup_stage_min_accuracy", self.warmup_stage_min_accuracy)
         if self.warmup_stage_epochs and self.dataset != "shapes_vqa":
             raise ValueError("warmup_stage_epochs is for dataset='shapes_vqa'. Received: "
                              f"warmup_stage_epochs={self.warmup_stage_epochs}, "
@@ -172,10 +170,7 @@ class VQADemoConfig:
         check_pair_type_weights(self.pair_type_weights)
         check_pair_type_weights(self.warmup_stage_weights, "warmup_stage_weights",
                                 allow_none=False)
-        if check_number("single_position_fraction", self.single_position_fraction,
-                        minimum=0) > 1:
-            raise ValueError("single_position_fraction must be in [0, 1]. Received: "
-                             f"single_position_fraction={self.single_position_fraction}")
+        check_fraction("single_position_fraction", self.single_position_fraction)
         if not self.runs or any(run not in VQA_DEMO_RUNS for run in self.runs):
             raise ValueError(f"runs must be a non-empty tuple of {VQA_DEMO_RUNS}. "
                              f"Received: runs={self.runs!r}")

@@ -70,6 +70,14 @@ def check_number(name, value, minimum=None, exclusive_minimum=False, allow_none=
     return float(value)
 
 
+def check_fraction(name, value):
+    """A share or a probability: a number in [0, 1], as a float."""
+    fraction = check_number(name, value, minimum=0)
+    if fraction > 1:
+        raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value}")
+    return fraction
+
+
 def check_rate(name, value):
     """A dropout-style rate in [0, 1)."""
     value = check_number(name, value)

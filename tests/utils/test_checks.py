@@ -50,6 +50,16 @@ def test_rate_range(value):
         checks.check_rate("dropout", value)
 
 
+def test_fraction_range():
+    assert checks.check_fraction("share", 0) == 0.0 and checks.check_fraction("share", 1) == 1.0
+    with pytest.raises(ValueError, match=r"share must be in \[0, 1\]. Received: share=1.5"):
+        checks.check_fraction("share", 1.5)
+    with pytest.raises(ValueError, match=r"share must be >= 0. Received: share=-0.1"):
+        checks.check_fraction("share", -0.1)
+    with pytest.raises(ValueError, match="share must be a number"):
+        checks.check_fraction("share", "half")
+
+
 def test_int_tuple():
     assert checks.check_int_tuple("dims", 3) == (3,)
     assert checks.check_int_tuple("dims", [2, np.int64(4)]) == (2, 4)

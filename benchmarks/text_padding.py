@@ -78,9 +78,11 @@ def main(argv=None):
     rows = []
     for length in args.lengths:
         ids = prompts(batch, length, config["vocabulary_size"])
-        trimmed = tower.trim_padding(ids)
-        calls = {"full": lambda: _common.block(tower(ids)),
-                 "trimmed": lambda: _common.block(tower(tower.trim_padding(ids)))}
+        columns = tower.trim_padding(ids).shape[1]
+        outputs = {}  # each call's last output, compared below
+        calls = {"full": lambda: outputs.update(full=_common.block(tower(ids))),
+                 "trimmed": lambda: outputs.update(
+                     trimmed=_common.block(tower(tower.trim_padding(ids))))}
         for call in calls.values():
             call()  # first calls: per-shape set-up
         times = {name: [] for name in calls}
@@ -89,9 +91,9 @@ def main(argv=None):
                 times[name].append(_common.time_call(calls[name], warmup=0,
                                                      repeats=1)["median"])
         full, short = (float(np.median(times[name])) for name in ("full", "trimmed"))
-        diff = float(np.max(np.abs(keras.ops.convert_to_numpy(tower(ids))
-                                   - keras.ops.convert_to_numpy(tower(trimmed)))))
-        rows.append([str(length), str(trimmed.shape[1]), _common.format_seconds(full),
+        diff = float(np.max(np.abs(keras.ops.convert_to_numpy(outputs["full"])
+                                   - keras.ops.convert_to_numpy(outputs["trimmed"]))))
+        rows.append([str(length), str(columns), _common.format_seconds(full),
                      _common.format_seconds(short), _common.format_ratio(full / short),
                      f"{diff:.1e}"])
     _common.print_table(["longest prompt", "columns kept", "77 columns", "trimmed",

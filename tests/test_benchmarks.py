@@ -167,9 +167,9 @@ def test_accumulation_memory_quick():
 @pytest.mark.slow
 def test_text_padding_quick():
     out = run_quick("text_padding.py", "--lengths", "8", "13", "77")
-    rows = {row[0]: row for row in (r for r in (line.split() for line in out.splitlines())
-                                    if len(r) == 8 and r[0].isdigit())}
-    assert set(rows) == {"8", "13", "77"}
+    rows = {length: table_rows(out, length) for length in ("8", "13", "77")}
+    assert all(len(found) == 1 for found in rows.values()), out
+    rows = {length: found[0] for length, found in rows.items()}
     # Columns kept: up to the longest prompt, rounded up to 8; all of them at 77.
     assert [rows[length][1] for length in ("8", "13", "77")] == ["8", "16", "77"]
     # The trimmed rows give the whole rows' features.

@@ -174,3 +174,15 @@ def test_text_padding_quick():
     assert [rows[length][1] for length in ("8", "13", "77")] == ["8", "16", "77"]
     # The trimmed rows give the whole rows' features.
     assert all(float(row[-1]) <= 1e-5 for row in rows.values())
+
+
+@pytest.mark.slow
+def test_clip_caption_padding_quick():
+    out = run_quick("clip_caption_padding.py", "--lengths", "3", "8", "--multiple", "2")
+    rows = {length: table_rows(out, length) for length in ("3", "8")}
+    assert all(len(found) == 2 for found in rows.values()), out  # both tables
+    # Columns kept: the longest caption rounded up to 2; all 8 at 8.
+    assert [rows[length][0][1] for length in ("3", "8")] == ["4", "8"]
+    # The cut rows give the whole rows' text embeddings.
+    assert all(float(rows[length][0][-1]) <= 1e-5 for length in rows)
+    assert all(row[-1].endswith("x") for found in rows.values() for row in found[1:])

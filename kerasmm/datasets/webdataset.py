@@ -103,7 +103,9 @@ def webdataset_dataset(
             (H, W, 3)}` and `{"prompts": strings}` (or both at once) and
             returning a dict of features. With a `batch_size` it gets
             images one by one and prompts a batch at a time (tokenizers are
-            faster on batches); the outputs are merged. Without one the
+            faster on batches); the outputs are merged. A
+            `CLIPPreprocessor(padding="longest")` then cuts each batch's
+            token ids after its longest caption (less text work in `fit`). Without one the
             elements are `{"key", "image", "caption"}`.
         batch_size: None (unbatched) or int. Batching unpreprocessed images
             needs images of one size.

@@ -57,6 +57,7 @@ class BLIPPreprocessor(CLIPPreprocessor):
     backbone_cls = None  # BLIP presets hold tasks: no model class is checked.
     presets = BLIP_PRESETS
     tokenizer_cls = BLIPTokenizer
+    paddings = ("max_length",)  # BLIP's text encoder is bidirectional
     image_preprocessor_cls = SigLIPImagePreprocessor
 
     def call(self, inputs):

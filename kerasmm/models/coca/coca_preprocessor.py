@@ -56,6 +56,7 @@ class CoCaPreprocessor(CLIPPreprocessor):
 
     backbone_cls = None  # CoCa's module imports this one: its presets are read directly.
     presets = COCA_PRESETS
+    paddings = ("max_length",)  # its text tower appends its CLS token at the end
 
     def detokenize(self, token_ids):
         """Strings of int `(B, L)` token ids (`CoCa.generate`'s output)."""

@@ -27,6 +27,7 @@ class TextToImagePreprocessor(CLIPPreprocessor):
     """
 
     backbone_cls = TextToImageDiffusion
+    paddings = ("max_length",)  # the U-Net attends to every token
 
     def __init__(self, tokenizer, **kwargs):
         kwargs.pop("image_preprocessor", None)

@@ -57,6 +57,7 @@ class SigLIPPreprocessor(CLIPPreprocessor):
 
     backbone_cls = SigLIP
     tokenizer_cls = SigLIPTokenizer
+    paddings = ("max_length",)  # SigLIP's text tower is bidirectional and read at the last position
     image_preprocessor_cls = SigLIPImagePreprocessor
 
     # === Presets ===

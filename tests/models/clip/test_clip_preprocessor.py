@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import kerasmm
 from kerasmm import datasets
 from kerasmm import tasks
 from kerasmm.models import CLIP
 from kerasmm.models import CLIPPreprocessor
+from kerasmm.models.clip.clip_preprocessor import pad_to_longest
 from kerasmm.models.clip.clip_utils import l2_normalize
 from kerasmm.preprocessing import CLIPImagePreprocessor
 from kerasmm.presets.resolve import PACKAGE_WEIGHTS
@@ -180,3 +182,163 @@ def test_registered_preset_reads_its_constants_and_fetches_no_weights(monkeypatc
     assert preprocessor.image_preprocessor.interpolation == "bilinear"
     assert preprocessor.tokenizer.sequence_length == 20
     assert hub.fetched("vocab.json") and not hub.fetched("model.safetensors")
+
+
+# === padding="longest" ===
+
+
+def expected_width(token_ids, end_token_id, multiple):
+    """numpy: one past the last row's first end token, rounded up, capped."""
+    token_ids = np.atleast_2d(np.asarray(token_ids))
+    ends = [list(row).index(end_token_id) if end_token_id in row else len(row) - 1
+            for row in token_ids.tolist()]
+    needed = max(ends, default=0) + 1
+    return min(-(-needed // multiple) * multiple, token_ids.shape[1])
+
+
+@pytest.mark.parametrize("multiple", [1, 3, 4, 8, 100])
+def test_pad_to_longest_cuts_after_the_last_end_token(multiple):
+    end = 9
+    cases = [
+        np.array([[5, 1, end, 0, 0, 0, 0, 0, 0, 0],
+                  [5, 1, 2, 3, end, 0, 0, 0, 0, 0]]),
+        np.array([[5, end, end, end, end, end, end, end, end, end]]),  # HF: pad = end
+        np.array([[5, 1, 2, 3, 4, 5, 6, 7, 8, end]]),  # full
+        np.array([[5, 1, 2, 0, 0, 0, 0, 0, 0, 0]]),  # no end token: kept whole
+        np.array([5, 1, end, 0, 0, 0, 0, 0, 0, 0]),  # one row
+    ]
+    for ids in cases:
+        width = expected_width(ids, end, multiple)
+        cut = np.asarray(pad_to_longest(tf.constant(ids, "int32"), end, multiple))
+        np.testing.assert_array_equal(cut, ids[..., :width])
+        mask = ids != 0
+        both = pad_to_longest({"token_ids": tf.constant(ids, "int32"),
+                               "padding_mask": tf.constant(mask), "other": 1}, end, multiple)
+        np.testing.assert_array_equal(both["token_ids"], ids[..., :width])
+        np.testing.assert_array_equal(both["padding_mask"], mask[..., :width])
+        assert both["other"] == 1
+
+
+def test_pad_to_longest_checks_its_arguments():
+    with pytest.raises(ValueError, match="multiple must be a positive int"):
+        pad_to_longest(np.zeros((2, 4), "int32"), 9, multiple=0)
+    with pytest.raises(ValueError, match=r"token_ids must be integer ids .* "
+                                         r"Received: dtype=float32, shape=\(2, 4\)"):
+        pad_to_longest(np.zeros((2, 4), "float32"), 9)
+    with pytest.raises(ValueError, match=r"Received: dtype=int32, shape=\(1, 2, 4\)"):
+        pad_to_longest(np.zeros((1, 2, 4), "int32"), 9)
+
+
+def test_longest_padding_keeps_the_embeddings(shipped):
+    longest = CLIPPreprocessor.from_preset("shapes_clip_tiny", padding="longest",
+                                           pad_to_multiple_of=4)
+    clip = CLIP.from_preset("shapes_clip_tiny")
+    full = np.asarray(shipped({"prompts": PROMPTS[:2]})["token_ids"])
+    end = shipped.tokenizer.end_token_id
+    for prompts in (PROMPTS, PROMPTS[:2], PROMPTS[:1], PROMPTS[0]):
+        ids = np.asarray(longest({"prompts": prompts})["token_ids"])
+        reference = np.asarray(shipped({"prompts": prompts})["token_ids"])
+        width = expected_width(reference, end, 4)
+        assert ids.shape == reference.shape[:-1] + (width,)
+        np.testing.assert_array_equal(ids, reference[..., :width])
+    assert expected_width(full, end, 4) < full.shape[1]  # something was cut
+    cut = longest({"prompts": PROMPTS[:2]})["token_ids"]
+    # The text tower itself, not encode_text (which trims concrete ids itself).
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(clip.text_encoder(cut)),
+                               keras.ops.convert_to_numpy(clip.text_encoder(full)),
+                               atol=1e-6)
+
+
+def test_longest_padding_in_tf_data_varies_by_batch(shipped):
+    longest = CLIPPreprocessor.from_preset("shapes_clip_tiny", padding="longest",
+                                           pad_to_multiple_of=2)
+    prompts = ["a red circle", PROMPTS[2], "a cross", PROMPTS[1]]
+    dataset = tf.data.Dataset.from_tensor_slices(prompts).batch(2).map(
+        lambda p: longest({"prompts": p}))
+    assert dataset.element_spec["token_ids"].shape.as_list() == [None, None]
+    for batch, pair in zip(dataset, (prompts[:2], prompts[2:])):
+        eager = np.asarray(longest({"prompts": pair})["token_ids"])
+        np.testing.assert_array_equal(np.asarray(batch["token_ids"]), eager)
+    widths = [int(batch["token_ids"].shape[1]) for batch in dataset]
+    assert widths[0] != widths[1]
+
+
+def test_longest_padding_cuts_the_padding_mask_too(shipped):
+    tokenizer = datasets.shapes_tokenizer(return_padding_mask=True)
+    masked = CLIPPreprocessor(tokenizer=tokenizer, padding="longest")
+    outputs = as_numpy(masked({"prompts": PROMPTS[:2]}))
+    assert sorted(outputs) == ["padding_mask", "token_ids"]
+    full = as_numpy(tokenizer(PROMPTS[:2]))
+    width = expected_width(full["token_ids"], tokenizer.end_token_id, 8)
+    for key in outputs:
+        np.testing.assert_array_equal(outputs[key], full[key][:, :width])
+
+
+def test_padding_arguments_are_checked(shipped):
+    from kerasmm.models import CoCaPreprocessor
+    from kerasmm.models import SigLIPPreprocessor
+
+    with pytest.raises(ValueError, match=r"padding must be one of \['max_length', "
+                                         r"'longest'\] for a CLIPPreprocessor. "
+                                         r"Received: padding='shortest'"):
+        CLIPPreprocessor(tokenizer=shipped.tokenizer, padding="shortest")
+    with pytest.raises(ValueError, match="pad_to_multiple_of"):
+        CLIPPreprocessor(tokenizer=shipped.tokenizer, pad_to_multiple_of=0)
+    for cls in (SigLIPPreprocessor, CoCaPreprocessor):
+        with pytest.raises(ValueError, match=r"\['max_length'\] for a " + cls.__name__
+                           + r" \('longest' is for CLIP's causal text towers"):
+            cls(image_preprocessor=None, tokenizer=None, padding="longest")
+
+
+def test_longest_padding_round_trips(shipped, tmp_path):
+    longest = CLIPPreprocessor.from_preset("shapes_clip_tiny", padding="longest",
+                                           pad_to_multiple_of=4)
+    directory = str(tmp_path / "preset")
+    longest.save_to_preset(directory)
+    for restored in (CLIPPreprocessor.from_config(longest.get_config()),
+                     CLIPPreprocessor.from_preset(directory)):
+        assert (restored.padding, restored.pad_to_multiple_of) == ("longest", 4)
+        np.testing.assert_array_equal(restored({"prompts": PROMPTS[:2]})["token_ids"],
+                                      longest({"prompts": PROMPTS[:2]})["token_ids"])
+    # The default writes no padding constants: presets saved before read the same.
+    shipped.save_to_preset(str(tmp_path / "default"))
+    with open(os.path.join(str(tmp_path / "default"), "preprocessor.json")) as f:
+        assert "padding" not in f.read()
+
+
+def test_fit_on_longest_padded_batches_equals_max_length():
+    """`fit` (XLA on TensorFlow, jit on JAX) takes batches of different
+    widths, and trains the weights that full-width batches train: the cut
+    columns carry no gradient."""
+    tokenizer = datasets.shapes_tokenizer(sequence_length=32)
+    raw = datasets.generate_shapes("train", 16, image_size=16, seed=3)
+    images = CLIPImagePreprocessor(image_size=16)(raw["images"])
+    captions = list(raw["captions"])
+
+    def train(padding):
+        keras.utils.set_random_seed(0)
+        model = CLIP(
+            kerasmm.models.VisionTransformer(image_size=16, patch_size=8, hidden_dim=16,
+                                             num_layers=1, num_heads=2, output_dim=16),
+            kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32,
+                                           hidden_dim=16, num_layers=2, num_heads=2,
+                                           output_dim=16))
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=kerasmm.losses.CLIPLoss(),
+                      jit_compile=True)
+        preprocessor = CLIPPreprocessor(tokenizer=tokenizer, padding=padding,
+                                        pad_to_multiple_of=4)
+        dataset = tf.data.Dataset.from_tensor_slices(
+            {"images": np.asarray(images), "prompts": captions}).batch(4).map(
+            lambda batch: {"images": batch["images"],
+                           **preprocessor({"prompts": batch["prompts"]})})
+        widths = [int(batch["token_ids"].shape[1]) for batch in dataset]
+        history = model.fit(dataset, epochs=2, verbose=0)
+        return model, history.history["loss"], widths
+
+    cut, cut_losses, widths = train("longest")
+    full, full_losses, full_widths = train("max_length")
+    assert full_widths == [32] * 4 and len(set(widths)) > 1 and max(widths) < 32, widths
+    np.testing.assert_allclose(cut_losses, full_losses, rtol=1e-5)
+    for a, b in zip(cut.trainable_weights, full.trainable_weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a),
+                                   keras.ops.convert_to_numpy(b), atol=1e-5, err_msg=a.path)

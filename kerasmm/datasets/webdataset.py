@@ -105,8 +105,8 @@ def webdataset_dataset(
             images one by one and prompts a batch at a time (tokenizers are
             faster on batches); the outputs are merged. A
             `CLIPPreprocessor(padding="longest")` then cuts each batch's
-            token ids after its longest caption (less text work in `fit`). Without one the
-            elements are `{"key", "image", "caption"}`.
+            token ids after its longest caption (less text work in `fit`).
+            Without one the elements are `{"key", "image", "caption"}`.
         batch_size: None (unbatched) or int. Batching unpreprocessed images
             needs images of one size.
         shuffle: bool, shuffle the shards and the samples.

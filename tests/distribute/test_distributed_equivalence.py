@@ -57,3 +57,13 @@ def test_jax_data_parallel_equals_one_device_global_batch():
         assert measured["weight_diff"] <= 1e-5, (name, measured)
         assert measured["moved"] > 1e-2, (name, measured)
         assert measured["naive_diff"] > 1e-2, (name, measured)
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
+def test_mirrored_fit_on_longest_padded_batches_equals_one_device_full_width():
+    results = run_script("longest_padding_tf.py")
+    assert results["replicas"] == 4
+    assert results["full_widths"] == [32] * 4 and len(set(results["widths"])) > 1
+    assert max(results["widths"]) < 32, results
+    assert results["weight_diff"] <= 5e-5, results

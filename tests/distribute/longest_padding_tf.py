@@ -32,7 +32,7 @@ def train(padding, strategy, images, captions):
             kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32,
                                            hidden_dim=16, num_layers=2, num_heads=2,
                                            output_dim=16))
-        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=kerasmm.losses.CLIPLoss())
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=kerasmm.losses.CLIPLoss())
     preprocessor = CLIPPreprocessor(tokenizer=datasets.shapes_tokenizer(sequence_length=32),
                                     padding=padding, pad_to_multiple_of=4)
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -40,8 +40,11 @@ def train(padding, strategy, images, captions):
         lambda batch: {"images": batch["images"],
                        **preprocessor({"prompts": batch["prompts"]})})
     widths = [int(batch["token_ids"].shape[1]) for batch in dataset]
+    initial = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     model.fit(dataset, epochs=2, verbose=0)
-    return [keras.ops.convert_to_numpy(w) for w in model.trainable_weights], widths
+    weights = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(weights, initial))
+    return weights, widths, moved
 
 
 def main():
@@ -49,11 +52,12 @@ def main():
     raw = datasets.generate_shapes("train", 8, image_size=16, seed=2)  # widths 12, 16
     images = np.asarray(CLIPImagePreprocessor(image_size=16)(raw["images"]))
     captions = list(raw["captions"])
-    cut, widths = train("longest", strategy, images, captions)
-    full, full_widths = train("max_length", tf.distribute.get_strategy(), images, captions)
+    cut, widths, _ = train("longest", strategy, images, captions)
+    full, full_widths, moved = train("max_length", tf.distribute.get_strategy(), images,
+                                     captions)
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync, "widths": widths,
-        "full_widths": full_widths,
+        "full_widths": full_widths, "moved": moved,
         "weight_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(cut, full)),
     }))
 

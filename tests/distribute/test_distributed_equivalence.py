@@ -65,4 +65,4 @@ def test_mirrored_fit_on_longest_padded_batches_equals_one_device_full_width():
     results = run_script("longest_padding_tf.py")
     assert results["replicas"] == 4
     assert results["full_widths"] == [32] * 2 and results["widths"] == [12, 16], results
-    assert results["weight_diff"] <= 5e-5, results
+    assert results["weight_diff"] <= 1e-5 and results["moved"] > 1e-2, results

@@ -323,7 +323,7 @@ def test_fit_on_longest_padded_batches_equals_max_length():
             kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32,
                                            hidden_dim=16, num_layers=2, num_heads=2,
                                            output_dim=16))
-        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=kerasmm.losses.CLIPLoss(),
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=kerasmm.losses.CLIPLoss(),
                       jit_compile=True, accumulation_steps=accumulation_steps)
         preprocessor = CLIPPreprocessor(tokenizer=tokenizer, padding=padding,
                                         pad_to_multiple_of=4)
@@ -338,10 +338,11 @@ def test_fit_on_longest_padded_batches_equals_max_length():
     cut, cut_losses, widths = train("longest")
     full, full_losses, full_widths = train("max_length")
     assert full_widths == [32] * 2 and widths == [12, 16], widths
+    assert full_losses[1] < full_losses[0] - 0.02, full_losses  # the weights moved
     accumulated, accumulated_losses, _ = train("longest", accumulation_steps=2)
     for model, losses in ((cut, cut_losses), (accumulated, accumulated_losses)):
         np.testing.assert_allclose(losses, full_losses, rtol=1e-5)
         for a, b in zip(model.trainable_weights, full.trainable_weights):
             np.testing.assert_allclose(keras.ops.convert_to_numpy(a),
-                                       keras.ops.convert_to_numpy(b), atol=5e-5,
+                                       keras.ops.convert_to_numpy(b), atol=1e-5,
                                        err_msg=a.path)

@@ -23,8 +23,17 @@ def dot_product_attention(query, key, value, mask=None, dropout=None,
         dropout: optional `keras.layers.Dropout` applied to the weights.
     Returns:
         `(B, N, H, Dv)` in the dtype of `value`.
+
+    On JAX, in inference, float32 inputs of one head width go through
+    `keras.ops.dot_product_attention` (`jax.nn`'s attention: the
+    same products, scale, mask and float32 softmax). XLA's CPU backend runs
+    its two products and softmax as separate YNNPACK fusions, where it
+    makes one slower fusion of the einsums below: a SigLIP B/16 vision
+    tower takes 2.08 CPU s against 2.26 (`benchmarks/README.md`, JAX).
     """
     scale = 1.0 / math.sqrt(query.shape[-1])
+    if _backend_attention_applies(query, value, dropout, training):
+        return ops.dot_product_attention(query, key, value, mask=mask, scale=scale)
     logits = ops.einsum("bnhd,bmhd->bhnm", query, key)
     logits = ops.cast(logits, "float32") * scale
     if mask is not None:
@@ -34,6 +43,18 @@ def dot_product_attention(query, key, value, mask=None, dropout=None,
     if dropout is not None:
         weights = dropout(weights, training=training)
     return ops.einsum("bhnm,bmhd->bnhd", weights, value)
+
+
+def _backend_attention_applies(query, value, dropout, training):
+    """Whether `keras.ops.dot_product_attention` computes the same thing
+    faster: on JAX, in inference (its gradient is slower: a CLIP ViT-B/32
+    train step takes 5.0 CPU s with it, 4.6 without), float32, equal q/k
+    and v head widths."""
+    return (keras.backend.backend() == "jax"
+            and keras.backend.standardize_dtype(query.dtype) == "float32"
+            and keras.backend.standardize_dtype(value.dtype) == "float32"
+            and query.shape[-1] == value.shape[-1]
+            and not training)
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -127,7 +148,14 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.reshape(x, (batch, length, self.num_heads,
                                x.shape[-1] // self.num_heads))
 
-    def _fusable(self):
+    def _fusable(self, training=None):
+        # JAX, XLA's CPU backend: the fused matmul speeds up training (a CLIP
+        # ViT-B/32 train step takes 4.6 CPU s with it, 5.6 without) but not
+        # inference, where concatenating the kernels costs more than the one
+        # matmul saves (a SigLIP B/16 vision tower: 2.02 CPU s with three
+        # matmuls, 2.08 with one).
+        if keras.backend.backend() == "jax" and not training:
+            return False
         return not any(layer.lora_enabled or layer.quantization_mode for layer in (
             self.query_dense, self.key_dense, self.value_dense))
 
@@ -144,10 +172,10 @@ class MultiHeadAttention(keras.layers.Layer):
         ends = [sum(layer.units for layer in layers[:i + 1]) for i in range(len(layers))]
         return ops.split(y, ends[:-1], axis=-1)
 
-    def _projections(self, query, context):
+    def _projections(self, query, context, training=None):
         """q, k and v: one matmul for all three when the query is the context
         (self-attention), one for k and v otherwise."""
-        if not self._fusable():
+        if not self._fusable(training):
             return (self.query_dense(query), self.key_dense(context),
                     self.value_dense(context))
         if query is context:
@@ -157,7 +185,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 *self._fused_projections(context, (self.key_dense, self.value_dense)))
 
     def call(self, query, context, attention_mask=None, training=None):
-        q, k, v = (self._split_heads(x) for x in self._projections(query, context))
+        q, k, v = (self._split_heads(x) for x in self._projections(query, context, training))
         mask = None
         if attention_mask is not None:
             mask = ops.cast(attention_mask, "bool")[:, None, :, :]

@@ -261,3 +261,40 @@ def test_perceiver_style_model_round_trips(tmp_path):
     model.save(tmp_path / "perceiver.keras")
     restored = keras.saving.load_model(tmp_path / "perceiver.keras")
     np.testing.assert_allclose(to_numpy(restored(data)), expected, atol=1e-6)
+
+
+def np_attention(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(d)) v, `(B, N, H, D)` layout, float64."""
+    q, k, v = (np.asarray(t, "float64").transpose(0, 2, 1, 3) for t in (q, k, v))
+    logits = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])
+    if mask is not None:
+        logits = np.where(mask, logits, -np.inf)
+    return (np_softmax(logits) @ v).transpose(0, 2, 1, 3)
+
+
+@pytest.mark.parametrize("mask_shape", [None, (2, 1, 3, 5), (1, 1, 1, 5), (2, 2, 3, 5)])
+@pytest.mark.parametrize("value_width", [4, 6])
+def test_dot_product_attention_matches_numpy(monkeypatch, mask_shape, value_width):
+    """The attention kernel on every path: on JAX, in inference, float32
+    inputs of one head width go through `keras.ops.dot_product_attention`;
+    the rest (and every other backend) through kerasmm's einsums."""
+    from kerasmm.layers import multi_head_attention
+
+    q, k, v = rand(2, 3, 2, 4), rand(2, 5, 2, 4), rand(2, 5, 2, value_width)
+    mask = None
+    if mask_shape is not None:
+        mask = np.random.default_rng(1).random(mask_shape) > 0.4
+        mask[..., 0] = True  # every query sees a key
+    calls = []
+    backend_attention = ops.dot_product_attention
+    monkeypatch.setattr(ops, "dot_product_attention",
+                        lambda *a, **kw: calls.append(1) or backend_attention(*a, **kw))
+    out = multi_head_attention.dot_product_attention(
+        *(ops.convert_to_tensor(t) for t in (q, k, v)),
+        None if mask is None else ops.convert_to_tensor(mask))
+    np.testing.assert_allclose(to_numpy(out), np_attention(q, k, v, mask), atol=1e-5)
+    assert len(calls) == int(keras.backend.backend() == "jax" and value_width == 4)
+    dropout = keras.layers.Dropout(0.5)
+    multi_head_attention.dot_product_attention(
+        *(ops.convert_to_tensor(t) for t in (q, k, v)), dropout=dropout, training=True)
+    assert len(calls) <= 1  # training: kerasmm's einsums

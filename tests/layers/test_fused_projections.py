@@ -13,7 +13,7 @@ from kerasmm.layers import SelfAttention
 
 
 def unfused(layer):
-    layer._fusable = lambda: False
+    layer._fusable = lambda training=None: False
     return layer
 
 
@@ -33,7 +33,8 @@ def test_self_attention_block_is_unchanged_by_the_fusion():
     x, fused, plain = blocks()
     assert [w.path for w in fused.weights] == [w.path for w in plain.weights]
     assert any(w.path.endswith("attention/query/kernel") for w in fused.weights)
-    for kwargs in ({}, {"query_index": ops.convert_to_tensor([0, 6])}):
+    # On JAX the fusion runs in training only (`MultiHeadAttention._fusable`).
+    for kwargs in ({}, {"training": True}, {"query_index": ops.convert_to_tensor([0, 6])}):
         np.testing.assert_allclose(fused(x, **kwargs), plain(x, **kwargs), atol=1e-6)
 
 
@@ -58,7 +59,9 @@ def test_cross_attention_fuses_keys_and_values_only():
     plain = unfused(MultiHeadAttention(num_heads=2, qk_channels=8, v_channels=4))
     plain.build(query.shape, context.shape)
     plain.set_weights(fused.get_weights())
-    q, k, v = fused._projections(query, context)
+    q, k, v = fused._projections(query, context, training=True)
     assert (tuple(q.shape), tuple(k.shape), tuple(v.shape)) == ((2, 3, 8), (2, 5, 8),
                                                                (2, 5, 4))
-    np.testing.assert_allclose(fused(query, context), plain(query, context), atol=1e-6)
+    for training in (None, True):
+        np.testing.assert_allclose(fused(query, context, training=training),
+                                   plain(query, context, training=training), atol=1e-6)

@@ -17,28 +17,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasmm  # noqa: E402
-from kerasmm import datasets  # noqa: E402
-from kerasmm.models import CLIP  # noqa: E402
-from kerasmm.models import CLIPPreprocessor  # noqa: E402
-from kerasmm.preprocessing import CLIPImagePreprocessor  # noqa: E402
+from tests.models.clip.test_clip_preprocessor import caption_batches  # noqa: E402
+from tests.models.clip.test_clip_preprocessor import caption_clip  # noqa: E402
 
 
-def train(padding, strategy, images, captions):
+def train(padding, strategy):
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = CLIP(
-            kerasmm.models.VisionTransformer(image_size=16, patch_size=8, hidden_dim=16,
-                                             num_layers=1, num_heads=2, output_dim=16),
-            kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32,
-                                           hidden_dim=16, num_layers=2, num_heads=2,
-                                           output_dim=16))
+        model = caption_clip()
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=kerasmm.losses.CLIPLoss())
-    preprocessor = CLIPPreprocessor(tokenizer=datasets.shapes_tokenizer(sequence_length=32),
-                                    padding=padding, pad_to_multiple_of=4)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        {"images": images, "prompts": captions}).batch(4).map(
-        lambda batch: {"images": batch["images"],
-                       **preprocessor({"prompts": batch["prompts"]})})
+    dataset = caption_batches(padding)
     widths = [int(batch["token_ids"].shape[1]) for batch in dataset]
     initial = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     model.fit(dataset, epochs=2, verbose=0)
@@ -49,12 +37,8 @@ def train(padding, strategy, images, captions):
 
 def main():
     strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(4)])
-    raw = datasets.generate_shapes("train", 8, image_size=16, seed=2)  # widths 12, 16
-    images = np.asarray(CLIPImagePreprocessor(image_size=16)(raw["images"]))
-    captions = list(raw["captions"])
-    cut, widths, _ = train("longest", strategy, images, captions)
-    full, full_widths, moved = train("max_length", tf.distribute.get_strategy(), images,
-                                     captions)
+    cut, widths, _ = train("longest", strategy)
+    full, full_widths, moved = train("max_length", tf.distribute.get_strategy())
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync, "widths": widths,
         "full_widths": full_widths, "moved": moved,

@@ -306,31 +306,39 @@ def test_longest_padding_round_trips(shipped, tmp_path):
         assert "padding" not in f.read()
 
 
+def caption_clip():
+    """A tiny CLIP over the shapes vocabulary, 32 tokens of context."""
+    return CLIP(
+        kerasmm.models.VisionTransformer(image_size=16, patch_size=8, hidden_dim=16,
+                                         num_layers=1, num_heads=2, output_dim=16),
+        kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32, hidden_dim=16,
+                                       num_layers=2, num_heads=2, output_dim=16))
+
+
+def caption_batches(padding):
+    """8 shapes examples in 2 batches of 4, whose captions end by token 12 and
+    16: cut by `padding="longest"` (to 12 and 16 columns) or padded to 32."""
+    raw = datasets.generate_shapes("train", 8, image_size=16, seed=2)
+    images = np.asarray(CLIPImagePreprocessor(image_size=16)(raw["images"]))
+    preprocessor = CLIPPreprocessor(tokenizer=datasets.shapes_tokenizer(sequence_length=32),
+                                    padding=padding, pad_to_multiple_of=4)
+    return tf.data.Dataset.from_tensor_slices(
+        {"images": images, "prompts": list(raw["captions"])}).batch(4).map(
+        lambda batch: {"images": batch["images"],
+                       **preprocessor({"prompts": batch["prompts"]})})
+
+
 def test_fit_on_longest_padded_batches_equals_max_length():
     """`fit` (XLA on TensorFlow, jit on JAX) takes batches of different
     widths, and trains the weights that full-width batches train: the cut
     columns carry no gradient. So does GradCache accumulation on them."""
-    tokenizer = datasets.shapes_tokenizer(sequence_length=32)
-    raw = datasets.generate_shapes("train", 8, image_size=16, seed=2)  # widths 12, 16
-    images = CLIPImagePreprocessor(image_size=16)(raw["images"])
-    captions = list(raw["captions"])
 
     def train(padding, accumulation_steps=1):
         keras.utils.set_random_seed(0)
-        model = CLIP(
-            kerasmm.models.VisionTransformer(image_size=16, patch_size=8, hidden_dim=16,
-                                             num_layers=1, num_heads=2, output_dim=16),
-            kerasmm.models.TextTransformer(vocabulary_size=617, context_length=32,
-                                           hidden_dim=16, num_layers=2, num_heads=2,
-                                           output_dim=16))
+        model = caption_clip()
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=kerasmm.losses.CLIPLoss(),
                       jit_compile=True, accumulation_steps=accumulation_steps)
-        preprocessor = CLIPPreprocessor(tokenizer=tokenizer, padding=padding,
-                                        pad_to_multiple_of=4)
-        dataset = tf.data.Dataset.from_tensor_slices(
-            {"images": np.asarray(images), "prompts": captions}).batch(4).map(
-            lambda batch: {"images": batch["images"],
-                           **preprocessor({"prompts": batch["prompts"]})})
+        dataset = caption_batches(padding)
         widths = [int(batch["token_ids"].shape[1]) for batch in dataset]
         history = model.fit(dataset, epochs=2, verbose=0)
         return model, history.history["loss"], widths

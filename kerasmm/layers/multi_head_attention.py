@@ -32,7 +32,7 @@ def dot_product_attention(query, key, value, mask=None, dropout=None,
     tower takes 2.08 CPU s against 2.26 (`benchmarks/README.md`, JAX).
     """
     scale = 1.0 / math.sqrt(query.shape[-1])
-    if _backend_attention_applies(query, value, dropout, training):
+    if _backend_attention_applies(query, value, training):
         return ops.dot_product_attention(query, key, value, mask=mask, scale=scale)
     logits = ops.einsum("bnhd,bmhd->bhnm", query, key)
     logits = ops.cast(logits, "float32") * scale
@@ -45,16 +45,22 @@ def dot_product_attention(query, key, value, mask=None, dropout=None,
     return ops.einsum("bhnm,bmhd->bnhd", weights, value)
 
 
-def _backend_attention_applies(query, value, dropout, training):
+def _jax_inference(training):
+    """JAX outside training: where XLA's CPU backend runs inference faster
+    with `jax.nn`'s attention and separate q/k/v matmuls, and training
+    faster with kerasmm's einsums and the fused projection."""
+    return keras.backend.backend() == "jax" and not training
+
+
+def _backend_attention_applies(query, value, training):
     """Whether `keras.ops.dot_product_attention` computes the same thing
     faster: on JAX, in inference (its gradient is slower: a CLIP ViT-B/32
     train step takes 5.0 CPU s with it, 4.6 without), float32, equal q/k
     and v head widths."""
-    return (keras.backend.backend() == "jax"
+    return (_jax_inference(training)
             and keras.backend.standardize_dtype(query.dtype) == "float32"
             and keras.backend.standardize_dtype(value.dtype) == "float32"
-            and query.shape[-1] == value.shape[-1]
-            and not training)
+            and query.shape[-1] == value.shape[-1])
 
 
 @keras.saving.register_keras_serializable(package="kerasmm")
@@ -154,7 +160,7 @@ class MultiHeadAttention(keras.layers.Layer):
         # inference, where concatenating the kernels costs more than the one
         # matmul saves (a SigLIP B/16 vision tower: 2.02 CPU s with three
         # matmuls, 2.08 with one).
-        if keras.backend.backend() == "jax" and not training:
+        if _jax_inference(training):
             return False
         return not any(layer.lora_enabled or layer.quantization_mode for layer in (
             self.query_dense, self.key_dense, self.value_dense))

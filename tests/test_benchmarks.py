@@ -186,3 +186,63 @@ def test_clip_caption_padding_quick():
     # The cut rows give the whole rows' text embeddings.
     assert float(rows[0][-1]) <= 1e-5
     assert len(rows[1]) == 4 and all(cell.endswith("x") for cell in rows[1][1:]), rows
+
+
+def _train_step_floor():
+    sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
+    import train_step_floor
+
+    return train_step_floor
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip"])
+@pytest.mark.parametrize("quick", [False, True])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_train_step_floor_products_count_the_analytic_flops(family, quick, batch):
+    # The floor's list of products is written apart from clip_throughput's
+    # analytic count (per-layer formulas): both must give the same flops.
+    floor = _train_step_floor()
+    config = floor.clip_throughput.FAMILIES[family]["configs"][int(quick)]
+    products = floor.train_products(family, config, batch)
+    assert floor.product_flops(products) == floor.analytic_train_flops(family, config, batch)
+    # Every forward product has its weight gradient, and all but the patch
+    # embedding (whose input is the images) its input gradient.
+    forward = floor.forward_products(family, config, batch)
+    assert len(products) == 3 * len(forward) - 1
+    labels = [p[0] for p in products]
+    assert "vision patch embedding (grad in)" not in labels
+    assert "vision patch embedding (grad weight)" in labels
+
+
+def test_train_step_floor_vit_b32_counts():
+    # ViT-B/32 CLIP at batch 8, counted by hand: vision 11 full blocks on 50
+    # tokens (width 768) and a pooled one, text 11 on 77 (width 512) and a
+    # pooled one; the patch convolution has no input gradient.
+    floor = _train_step_floor()
+    full = lambda t, w: 24 * t * w ** 2 + 4 * t ** 2 * w  # noqa: E731
+    pooled = lambda t, w: 4 * t * w ** 2 + 20 * w ** 2 + 4 * t * w  # noqa: E731
+    conv = 2 * 49 * 3072 * 768
+    forward = (conv + 11 * full(50, 768) + pooled(50, 768) + 768 * 512 * 2
+               + 11 * full(77, 512) + pooled(77, 512) + 512 * 512 * 2 + 2 * 512 * 8)
+    expected = 8 * (3 * forward - conv)
+    products = floor.train_products("clip", floor.clip_throughput.VIT_B32, 8)
+    assert floor.product_flops(products) == expected
+    assert abs(expected / 1e9 - 328.898) < 1e-3  # as the benchmark printed
+
+
+@pytest.mark.slow
+def test_train_step_floor_quick():
+    out = run_quick("train_step_floor.py")
+    assert "relative difference 0.0e+00" in out, out
+    assert "kerasmm's train-step products, each timed alone" in out
+    # The parts table: a label, then seconds.
+    parts = {m.group(1): float(m.group(2)) for m in
+             (re.match(r"^\s*(.+?)\s+(\d+\.\d+)$", line) for line in out.splitlines()) if m}
+    products, adam = parts["kerasmm's products alone"], parts["Adam alone (kerasmm's weights)"]
+    # Tiny in quick mode (printed to the millisecond), never negative.
+    assert products >= 0 and adam >= 0, parts
+    assert parts["kerasmm train step"] > 0 and parts["keras-hub train step"] > 0, parts
+    # Medians of sums: at least each part's median, less the printed rounding.
+    assert parts["floor: products + Adam"] >= max(products, adam) - 1e-3, parts
+    assert re.search(r"highest ratio at the floor .*: \d+\.\d\dx", out), out
+    assert "target >= 1.25x" in out

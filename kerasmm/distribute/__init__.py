@@ -5,7 +5,9 @@
 `all_gather(x)` gathers a per-replica tensor across replicas with gradient,
 for the global-batch contrastive losses. `MultiWorkerTrainerMixin` and
 `BuildBeforeTracingMixin` adjust Keras' TensorFlow trainer (see
-`kerasmm/distribute/trainer.py`).
+`kerasmm/distribute/trainer.py`). `gradient_boundary.materialize_gradient`
+keeps XLA's CPU compiler (JAX) from recomputing the residual stream's
+gradient in every block (see `kerasmm/distribute/gradient_boundary.py`).
 """
 
 from kerasmm.distribute.collectives import all_gather

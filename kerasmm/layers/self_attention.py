@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasmm.distribute.gradient_boundary import materialize_gradient
 from kerasmm.layers.attention_block import AttentionBlock
 from kerasmm.layers.multi_head_attention import MultiHeadAttention
 from kerasmm.utils.checks import check_mask
@@ -90,6 +91,9 @@ class SelfAttention(AttentionBlock):
                                  f"query_index with shape {tuple(query_index.shape)}")
             query_index = ops.cast(query_index, "int32")
         attention_mask = self._attention_mask(x, mask, query_index)
+        # The residual stream's gradient, summed once (JAX on CPU; see
+        # kerasmm.distribute.gradient_boundary).
+        x = materialize_gradient(x, training)
         h = self.attention_norm(x)
         query = h
         if query_index is not None:

@@ -11,7 +11,9 @@ range, a batch large enough), which are known only when the data flows:
   TensorFlow backend): a `tf.debugging` assertion carrying the same
   message, which raises `tf.errors.InvalidArgumentError` when the step runs.
   XLA drops assertions: functions compiled with `jit_compile=True` (which
-  Keras' `compile()` picks by default on a GPU) and TPU steps run unchecked;
+  Keras' `compile()` picks by default on a GPU) and TPU steps run unchecked.
+  There no assertion is added at all, as XLA would only log
+  `Ignoring Assert operator` at every compilation;
 - JAX inside `jit` (so `fit` / `predict` on the JAX backend): values are
   abstract tracers and no data-dependent error can be raised; the check is
   skipped. Check such data before it reaches the model, or call the model
@@ -59,9 +61,14 @@ def _dtype_name(x):
 
 
 def _tf_assert(x, condition, message, data=()):
-    """`x` with a control dependency on `tf.debugging.Assert(condition)`."""
+    """`x` with a control dependency on `tf.debugging.Assert(condition)`.
+
+    Inside a function that XLA compiles, `x` itself: XLA drops assertions.
+    """
     import tensorflow as tf
 
+    if tf.__internal__.get_enclosing_xla_context() is not None:
+        return x
     check = tf.debugging.Assert(condition, [message, *data], summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(x)

@@ -75,6 +75,27 @@ def test_out_of_range_ids_raise_inside_predict_and_fit():
         call(tf.constant(BAD[0]))
 
 
+@pytest.mark.tf_only
+def test_xla_compiled_calls_carry_no_assertion_and_graphs_keep_it():
+    # XLA drops assertions and logs "Ignoring Assert operator" at every
+    # compile; inside jit_compile the check adds none, outside it keeps one.
+    import tensorflow as tf
+
+    model = text_transformer()
+    model(GOOD)
+    spec = tf.TensorSpec((1, 4), tf.int32)
+
+    def asserts(jit_compile):
+        call = tf.function(lambda ids: model(ids), jit_compile=jit_compile)
+        graph = call.get_concrete_function(spec).graph
+        return [op.type for op in graph.get_operations() if op.type == "Assert"]
+
+    assert asserts(jit_compile=False) == ["Assert"]
+    assert asserts(jit_compile=True) == []
+    call = tf.function(lambda ids: model(ids), jit_compile=True)
+    np.testing.assert_allclose(call(tf.constant(GOOD)), model(GOOD), atol=1e-6)
+
+
 def test_functional_model_with_float_inputs_refuses_them_when_called():
     inputs = keras.Input(shape=(4,))  # float32: a common slip.
     model = keras.Model(inputs, text_transformer()(inputs))

@@ -199,6 +199,17 @@ def emit_result(result):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def main_in_process(argv, parse_args, run):
+    """The `main` of a benchmark that runs in its own process: selects the
+    backend (before Keras is imported), describes the run, calls `run(args)`."""
+    args = parse_args(argv)
+    select_backend(args.backend)
+    import keras  # noqa: F401  (after select_backend)
+
+    print(describe_run(args))
+    run(args)
+
+
 def main(argv, parse_args, worker, run):
     """The `main` of a benchmark that runs each configuration in a fresh
     subprocess: as a worker (`--worker CONFIG`) it runs `worker(config)`

@@ -293,12 +293,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    _common.select_backend(args.backend)
-    import keras  # noqa: F401  (after select_backend)
-
-    print(_common.describe_run(args))
-    run(args)
+    _common.main_in_process(argv, parse_args, run)
 
 
 if __name__ == "__main__":

@@ -234,24 +234,21 @@ def run(args):
 
     for call in [*steps.values(), adam] + [call for call, _ in product_calls.values()]:
         call()  # compiles
-    times = {name: [] for name in [*steps, "adam", "products"]}
-    cpu = {name: [] for name in steps}
     per_shape = {shape: [] for shape in shapes}
-    for r in range(args.rounds):
-        for name in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
-            start, cpu_start = time.perf_counter(), time.process_time()
-            steps[name]()
-            times[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - cpu_start)
-        start = time.perf_counter()
-        adam()
-        times["adam"].append(time.perf_counter() - start)
+
+    def time_products():
         for shape, (call, repeats) in product_calls.items():
             start = time.perf_counter()
             call()
             per_shape[shape].append((time.perf_counter() - start) / repeats)
-        times["products"].append(sum(
-            count * per_shape[(b, m, k, n)][-1] for _, count, b, m, k, n in products))
+
+    # Round by round, alternating who goes first; CPU seconds for the steps.
+    cpu = {}
+    times = clip_throughput.interleaved(
+        {**steps, "adam": adam, "products": time_products}, args.rounds, cpu)
+    times["products"] = [  # The step's products, each at its own time.
+        sum(count * per_shape[(b, m, k, n)][r] for _, count, b, m, k, n in products)
+        for r in range(args.rounds)]
 
     median = {name: float(np.median(t)) for name, t in times.items()}
     floor = np.array(times["products"]) + np.array(times["adam"])
